@@ -1,0 +1,41 @@
+# spark_add_plugin(<target> SOURCES <files...> [LIBRARIES <libs...>] [OUTPUT_NAME <name>]
+#                  [OUTPUT_DIRECTORY <dir>] [NO_INSTALL])
+#
+# Builds a sparkhost plugin: a MODULE library with hidden visibility that exports only the
+# entry symbol `spark_plugin_entry`, installed under ${SPARK_PLUGIN_INSTALL_DIR}.
+include_guard(GLOBAL)
+
+set(_SPARK_PLUGIN_MAP "${CMAKE_CURRENT_LIST_DIR}/spark_plugin.map")
+if(NOT DEFINED SPARK_PLUGIN_INSTALL_DIR)
+  set(SPARK_PLUGIN_INSTALL_DIR "lib/sparkhost/plugins")
+endif()
+
+function(spark_add_plugin target)
+  cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_NAME;OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "spark_add_plugin(${target}): SOURCES is required")
+  endif()
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE SparkSDK::headers ${ARG_LIBRARIES})
+  if(NOT ARG_OUTPUT_NAME)
+    set(ARG_OUTPUT_NAME ${target})
+  endif()
+  set_target_properties(${target} PROPERTIES
+    PREFIX ""
+    OUTPUT_NAME ${ARG_OUTPUT_NAME}
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  if(ARG_OUTPUT_DIRECTORY)
+    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
+  elseif(DEFINED SPARK_PLUGIN_OUTPUT_DIRECTORY)
+    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${SPARK_PLUGIN_OUTPUT_DIRECTORY})
+  endif()
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    target_link_options(${target} PRIVATE
+      "LINKER:--version-script=${_SPARK_PLUGIN_MAP}" "LINKER:--no-undefined")
+  endif()
+  if(NOT ARG_NO_INSTALL)
+    install(TARGETS ${target} LIBRARY DESTINATION ${SPARK_PLUGIN_INSTALL_DIR})
+  endif()
+endfunction()
