@@ -5,10 +5,10 @@
 # entry symbol `spark_plugin_entry`, installed under ${SPARK_PLUGIN_INSTALL_DIR}.
 include_guard(GLOBAL)
 
-set(_SPARK_PLUGIN_MAP "${CMAKE_CURRENT_LIST_DIR}/spark_plugin.map")
-if(NOT DEFINED SPARK_PLUGIN_INSTALL_DIR)
-  set(SPARK_PLUGIN_INSTALL_DIR "lib/sparkhost/plugins")
-endif()
+# Cached so that the function sees them from any directory scope.
+set(SPARK_PLUGIN_MAP_FILE "${CMAKE_CURRENT_LIST_DIR}/spark_plugin.map" CACHE INTERNAL "")
+set(SPARK_PLUGIN_INSTALL_DIR "lib/sparkhost/plugins" CACHE STRING
+    "Where spark_add_plugin() installs plugins, relative to the install prefix")
 
 function(spark_add_plugin target)
   cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_NAME;OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
@@ -33,7 +33,7 @@ function(spark_add_plugin target)
   endif()
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     target_link_options(${target} PRIVATE
-      "LINKER:--version-script=${_SPARK_PLUGIN_MAP}" "LINKER:--no-undefined")
+      "LINKER:--version-script=${SPARK_PLUGIN_MAP_FILE}" "LINKER:--no-undefined")
   endif()
   if(NOT ARG_NO_INSTALL)
     install(TARGETS ${target} LIBRARY DESTINATION ${SPARK_PLUGIN_INSTALL_DIR})

@@ -29,7 +29,7 @@ extern "C" {
 #define SPARK_ABI_MINOR 0u
 #define SPARK_ABI_PATCH 0u
 
-/* The one symbol a plugin exports: a `const spark_plugin_entry`. */
+/* The one symbol a plugin exports: a `const spark_entry`. */
 #define SPARK_ENTRY_SYMBOL "spark_plugin_entry"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -207,7 +207,7 @@ enum {
 #define SPARK_PORT_NONE 0xFFFFFFFFu
 
 typedef struct spark_port_desc {
-    const char *name;      /* [a-z0-9_]+, unique within the node */
+    const char *name;      /* [a-z][a-z0-9_]*, unique within the node */
     int32_t direction;     /* SPARK_PORT_IN or SPARK_PORT_OUT */
     int32_t kind;          /* SPARK_KIND_* */
     uint32_t flags;        /* SPARK_PORT_* */
@@ -235,7 +235,7 @@ enum {
 #define SPARK_PARAM_HAS_MAX 0x10u /* max is meaningful (INTEGER, NUMBER) */
 
 typedef struct spark_param_desc {
-    const char *key;            /* [a-z0-9_]+ */
+    const char *key;            /* [a-z][a-z0-9_]* */
     int32_t type;               /* SPARK_PARAM_* */
     uint32_t flags;             /* SPARK_PARAM_* flags */
     const char *default_value;  /* text form ("16000", "true", "wav"), NULL when none */
@@ -249,7 +249,7 @@ typedef struct spark_param_desc {
 
 /* A result a node may post for the job (see spark_job.post_result). */
 typedef struct spark_result_desc {
-    const char *name;           /* [a-z0-9_]+ */
+    const char *name;           /* [a-z][a-z0-9_]* */
     int32_t type;               /* SPARK_VALUE_* */
     int32_t reserved;
     const char *doc;
@@ -257,8 +257,8 @@ typedef struct spark_result_desc {
 
 /* Validated parameter values with defaults filled in. The getters accept only keys of the
  * node's schema; for a key that has no value they return NULL / 0 and `has` returns 0.
- * [thread] any  [owns] strings are borrowed until the params object's call returns
- * (configure, job_begin); copy what you keep. */
+ * [thread] any  [owns] configure's params and their strings are borrowed until configure
+ * returns; a job's params (spark_job.params) until job_end returns. Copy what you keep. */
 typedef struct spark_params {
     uint32_t struct_size;
     uint32_t reserved;
@@ -296,12 +296,14 @@ typedef struct spark_job {
     const char *id;             /* the job id, for logs */
     const spark_params *params; /* this node's parameters with the job's per_job values */
     void *host_data;            /* engine private */
-    /* Hand a packet to the engine on an output port; ownership transfers, also on failure.
-     * Returns SPARK_E_CANCELLED when the job is being cancelled: stop work and return it.
-     * [thread] the job's thread, inside process  [state] processing */
-    spark_status (*emit)(const struct spark_job *job, uint32_t port, spark_packet *packet);
-    /* Record a named result for the job (declared in the node's results). The engine
-     * copies text. [thread] the job's thread, inside process or job_end */
+    /* Hand a packet to the engine on an output port (its index in the descriptor's ports);
+     * the caller's reference transfers, also on failure. Returns SPARK_E_CANCELLED (or
+     * SPARK_E_TIMEOUT, or another node's failure) when the job is stopping: stop work and
+     * return that status. [thread] the job's thread, inside process  [state] processing */
+    spark_status (*emit)(const struct spark_job *job, uint32_t port, const spark_packet *packet);
+    /* Record a named result for the job (declared in the node's results). number holds
+     * INTEGER, NUMBER and BOOLEAN values, text STRING and JSON ones; the engine copies text.
+     * [thread] the job's thread, inside process or job_end */
     spark_status (*post_result)(const struct spark_job *job, const char *name, int32_t type,
                                 const char *text, double number);
 } spark_job;
@@ -336,8 +338,8 @@ typedef struct spark_node_ops {
     spark_status (*negotiate)(void *self, spark_format *formats, uint32_t port_count);
 
     /* Optional. The only place that loads weights or allocates device memory; may
-     * report progress and poll cancellation with a NULL job.
-     * [thread] main  [state] configured -> active */
+     * report progress and poll cancellation with a NULL job. After a failure the engine
+     * calls destroy only (no deactivate). [thread] main  [state] configured -> active */
     spark_status (*activate)(void *self);
 
     /* Optional. Create per-job state (*out_job_state, NULL allowed).
@@ -345,9 +347,10 @@ typedef struct spark_node_ops {
      * descriptor's max_concurrent_jobs)  [state] active */
     spark_status (*job_begin)(void *self, const spark_job *job, void **out_job_state);
 
-    /* Required. One input packet on input port `port`. packet == NULL means end of
-     * stream on that port (flush). A node without input ports is called once with
-     * port == SPARK_PORT_NONE and packet == NULL and emits its whole output.
+    /* Required. One input packet on input port `port` (its index in the descriptor's
+     * ports). packet == NULL means end of stream on that port (flush); every input port gets
+     * it exactly once, an unlinked optional one too. A node without input ports is called
+     * once with port == SPARK_PORT_NONE and packet == NULL and emits its whole output.
      * Return SPARK_END_OF_STREAM to close the outputs early.
      * [thread] the job's thread  [state] active, inside a job
      * [owns] packet is borrowed until return; retain it (alloc extension) to keep it */
@@ -460,7 +463,7 @@ typedef struct spark_storage_factory {
 /* The entry                                                                               */
 /* ---------------------------------------------------------------------------------------- */
 
-typedef struct spark_plugin_entry {
+typedef struct spark_entry {
     uint32_t struct_size;
     uint32_t reserved;
     spark_version abi;          /* SPARK_ABI_VERSION_INIT: what the plugin was built against */
@@ -475,15 +478,15 @@ typedef struct spark_plugin_entry {
     /* Required. The factory for an id (SPARK_FACTORY_*), or NULL.
      * [thread] main  [owns] static */
     const void *(*get_factory)(const char *factory_id);
-} spark_plugin_entry;
+} spark_entry;
 
 /* Declare the entry in exactly one source file of a plugin:
- *   SPARK_PLUGIN_ENTRY = { sizeof(spark_plugin_entry), 0, SPARK_ABI_VERSION_INIT, 0, ... };
+ *   SPARK_PLUGIN_ENTRY = { sizeof(spark_entry), 0, SPARK_ABI_VERSION_INIT, 0, ... };
  */
 #ifdef __cplusplus
-#define SPARK_PLUGIN_ENTRY extern "C" SPARK_EXPORT const spark_plugin_entry spark_plugin_entry
+#define SPARK_PLUGIN_ENTRY extern "C" SPARK_EXPORT const spark_entry spark_plugin_entry
 #else
-#define SPARK_PLUGIN_ENTRY SPARK_EXPORT const spark_plugin_entry spark_plugin_entry
+#define SPARK_PLUGIN_ENTRY SPARK_EXPORT const spark_entry spark_plugin_entry
 #endif
 
 #ifdef __cplusplus

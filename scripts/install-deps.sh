@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages sparkhost builds and tests with. Run as root (or with sudo).
+set -euo pipefail
+packages=(
+    build-essential cmake pkg-config git
+    libltdl-dev libyaml-dev libcjson-dev
+    libsndfile1-dev libsamplerate0-dev libutf8proc-dev
+    ffmpeg            # ffprobe and ffmpeg: independent checks of the audio the tests write
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
