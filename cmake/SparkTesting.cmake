@@ -5,6 +5,12 @@ include_guard(GLOBAL)
 add_library(spark_test_support INTERFACE)
 target_include_directories(spark_test_support INTERFACE ${CMAKE_SOURCE_DIR}/tests/support)
 
+# The stand-in engine that plugin tests dlopen a plugin against (tests/support/fake_host.h).
+add_library(spark_test_fake_host STATIC ${CMAKE_SOURCE_DIR}/tests/support/fake_host.c)
+target_link_libraries(spark_test_fake_host
+  PUBLIC spark_test_support SparkSDK::headers Threads::Threads ${CMAKE_DL_LIBS}
+  PRIVATE m)
+
 set(SPARK_TEST_ENVIRONMENT
   "SPARK_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
   "SPARK_BUILD_DIR=${CMAKE_BINARY_DIR}"

@@ -6,6 +6,7 @@ packages=(
     libltdl-dev libyaml-dev libcjson-dev
     libsndfile1-dev libsamplerate0-dev libutf8proc-dev
     ffmpeg            # ffprobe and ffmpeg: independent checks of the audio the tests write
+    clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
 )
 missing=()
 for p in "${packages[@]}"; do

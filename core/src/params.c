@@ -110,6 +110,8 @@ char *sp_value_parse(sp_value *out, const spark_param_desc *d, const char *text)
         text = out->boolean ? "true" : "false";
         break;
     case SPARK_PARAM_ENUM: {
+        if (!d->choices || !d->choices[0])
+            return sp_strdup("has no allowed values");
         bool found = false;
         size_t n = 0;
         for (; d->choices[n]; n++)

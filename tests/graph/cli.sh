@@ -77,5 +77,17 @@ expect_rc 0 "$SPARKHOST" run "$SPARK_SOURCE_DIR/configs/convert.yaml" --input in
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["sample_rate"]==16000 and d["channels"]==1 and abs(d["duration"]-1)<0.01, d' "$out" \
     || bad "--json result: $out"
 
+# the job text from --text, --text-file and standard input
+segment=(--plugin-path "$SPARK_TEST_PLUGIN_DIR" run "$SPARK_SOURCE_DIR/tests/graph/pipelines/segment.yaml")
+expect_rc 0 "$SPARKHOST" "${segment[@]}" --text "Hello there.  How are you?"
+grep -qx 'text: Hello there.How are you?' <<<"$out" || bad "--text: $out"
+printf 'First line\nSecond line' >text.txt
+expect_rc 0 "$SPARKHOST" "${segment[@]}" --text-file text.txt
+grep -qx 'text: First lineSecond line' <<<"$out" || bad "--text-file: $out"
+out=$(printf 'From stdin. Really.' | "$SPARKHOST" "${segment[@]}" - 2>"$errfile") || bad "stdin run failed"
+grep -qx 'text: From stdin.Really.' <<<"$out" || bad "stdin: $out"
+expect_rc 2 "$SPARKHOST" "${segment[@]}" --text-file missing.txt
+grep -q "cannot read text file 'missing.txt'" <<<"$err" || bad "missing text file: $err"
+
 [ $fail -eq 0 ] && echo "cli: ok"
 exit $fail

@@ -13,23 +13,8 @@ typedef struct failing_node {
 
 static spark_status failing_create(const spark_host *host, const char *node_id, void **out_self)
 {
-    failing_node *self = calloc(1, sizeof *self);
-    spark_status status;
     (void)node_id;
-    if (!self)
-        return SPARK_E_NO_MEMORY;
-    status = test_services_init(&self->s, host, 1, 0);
-    if (status < 0) {
-        free(self);
-        return status;
-    }
-    *out_self = self;
-    return SPARK_OK;
-}
-
-static void failing_destroy(void *self)
-{
-    free(self);
+    return test_instance_create(sizeof(failing_node), host, 1, 0, out_self);
 }
 
 static const spark_port_desc failing_ports[] = {
@@ -46,28 +31,16 @@ static spark_status fail_activate_activate(void *self_)
     return test_fail(&self->s, SPARK_E_INVALID_MODEL, "activation refused by test plugin");
 }
 
-/* Never reached in a correct engine (activation fails); passes packets through anyway. */
-static spark_status fail_activate_process(void *self_, void *job_state, const spark_job *job,
-                                          uint32_t port, const spark_packet *packet)
-{
-    failing_node *self = self_;
-    (void)job_state;
-    if (port != FAILING_PORT_IN)
-        return test_fail(&self->s, SPARK_E_INVALID_ARGUMENT, "no input port %u",
-                         (unsigned)port);
-    if (!packet)
-        return SPARK_OK;
-    return test_forward(&self->s, job, FAILING_PORT_OUT, packet);
-}
-
+/* process is never reached in a correct engine (activation fails); it passes packets
+ * through anyway. */
 static const spark_node_ops fail_activate_ops = {
     sizeof(spark_node_ops), 0,
     failing_create,
     NULL, NULL,
     fail_activate_activate,
-    NULL, fail_activate_process, NULL,
+    NULL, test_forward_process, NULL,
     NULL,
-    failing_destroy,
+    test_instance_destroy,
 };
 
 const spark_node_desc test_fail_activate_desc = {
@@ -121,23 +94,13 @@ static spark_status fail_process_process(void *self_, void *job_state, const spa
     return test_forward(&self->s, job, FAILING_PORT_OUT, packet);
 }
 
-static spark_status fail_process_job_end(void *self, void *job_state, const spark_job *job,
-                                         spark_status outcome)
-{
-    (void)self;
-    (void)job;
-    (void)outcome;
-    free(job_state);
-    return SPARK_OK;
-}
-
 static const spark_node_ops fail_process_ops = {
     sizeof(spark_node_ops), 0,
     failing_create,
     NULL, NULL, NULL,
-    fail_process_job_begin, fail_process_process, fail_process_job_end,
+    fail_process_job_begin, fail_process_process, test_job_end_free,
     NULL,
-    failing_destroy,
+    test_instance_destroy,
 };
 
 static const spark_param_desc fail_process_params[] = {

@@ -32,20 +32,15 @@ typedef struct passthrough_job {
 static spark_status passthrough_create(const spark_host *host, const char *node_id,
                                        void **out_self)
 {
-    passthrough_node *self = calloc(1, sizeof *self);
     spark_status status;
     (void)node_id;
-    if (!self)
-        return SPARK_E_NO_MEMORY;
-    status = test_services_init(&self->s, host, 1, 0);
-    if (status < 0) {
-        free(self);
-        return status;
+    status = test_instance_create(sizeof(passthrough_node), host, 1, 0, out_self);
+    if (status == SPARK_OK) {
+        passthrough_node *self = *out_self;
+        atomic_init(&self->in_flight, 0);
+        atomic_init(&self->peak, 0);
     }
-    atomic_init(&self->in_flight, 0);
-    atomic_init(&self->peak, 0);
-    *out_self = self;
-    return SPARK_OK;
+    return status;
 }
 
 static spark_status passthrough_activate(void *self_)
@@ -147,11 +142,6 @@ static spark_status passthrough_job_end(void *self_, void *job_state, const spar
     return status;
 }
 
-static void passthrough_destroy(void *self)
-{
-    free(self);
-}
-
 static const spark_node_ops passthrough_ops = {
     sizeof(spark_node_ops), 0,
     passthrough_create,
@@ -159,7 +149,7 @@ static const spark_node_ops passthrough_ops = {
     passthrough_activate,
     passthrough_job_begin, passthrough_process, passthrough_job_end,
     NULL,
-    passthrough_destroy,
+    test_instance_destroy,
 };
 
 static const spark_port_desc passthrough_ports[] = {

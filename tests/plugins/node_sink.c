@@ -29,18 +29,8 @@ typedef struct sink_job {
 
 static spark_status sink_create(const spark_host *host, const char *node_id, void **out_self)
 {
-    sink_node *self = calloc(1, sizeof *self);
-    spark_status status;
     (void)node_id;
-    if (!self)
-        return SPARK_E_NO_MEMORY;
-    status = test_services_init(&self->s, host, 0, 0);
-    if (status < 0) {
-        free(self);
-        return status;
-    }
-    *out_self = self;
-    return SPARK_OK;
+    return test_instance_create(sizeof(sink_node), host, 0, 0, out_self);
 }
 
 static spark_status sink_configure(void *self_, const spark_params *params)
@@ -192,18 +182,13 @@ static spark_status sink_job_end(void *self_, void *job_state, const spark_job *
     return status;
 }
 
-static void sink_destroy(void *self)
-{
-    free(self);
-}
-
 static const spark_node_ops sink_ops = {
     sizeof(spark_node_ops), 0,
     sink_create, sink_configure, sink_negotiate,
     NULL,
     sink_job_begin, sink_process, sink_job_end,
     NULL,
-    sink_destroy,
+    test_instance_destroy,
 };
 
 static const spark_port_desc sink_ports[] = {

@@ -22,18 +22,8 @@ typedef struct slow_job {
 
 static spark_status slow_create(const spark_host *host, const char *node_id, void **out_self)
 {
-    slow_node *self = calloc(1, sizeof *self);
-    spark_status status;
     (void)node_id;
-    if (!self)
-        return SPARK_E_NO_MEMORY;
-    status = test_services_init(&self->s, host, 1, 1);
-    if (status < 0) {
-        free(self);
-        return status;
-    }
-    *out_self = self;
-    return SPARK_OK;
+    return test_instance_create(sizeof(slow_node), host, 1, 1, out_self);
 }
 
 static spark_status slow_job_begin(void *self_, const spark_job *job, void **out_job_state)
@@ -78,28 +68,13 @@ static spark_status slow_process(void *self_, void *job_state, const spark_job *
     return test_forward(&self->s, job, 1, packet);
 }
 
-static spark_status slow_job_end(void *self, void *job_state, const spark_job *job,
-                                 spark_status outcome)
-{
-    (void)self;
-    (void)job;
-    (void)outcome;
-    free(job_state);
-    return SPARK_OK;
-}
-
-static void slow_destroy(void *self)
-{
-    free(self);
-}
-
 static const spark_node_ops slow_ops = {
     sizeof(spark_node_ops), 0,
     slow_create,
     NULL, NULL, NULL,
-    slow_job_begin, slow_process, slow_job_end,
+    slow_job_begin, slow_process, test_job_end_free,
     NULL,
-    slow_destroy,
+    test_instance_destroy,
 };
 
 static const spark_port_desc slow_ports[] = {

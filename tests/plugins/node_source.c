@@ -24,20 +24,15 @@ typedef struct source_job {
 
 static spark_status source_create(const spark_host *host, const char *node_id, void **out_self)
 {
-    source_node *self = calloc(1, sizeof *self);
     spark_status status;
     (void)node_id;
-    if (!self)
-        return SPARK_E_NO_MEMORY;
-    status = test_services_init(&self->s, host, 1, 0);
-    if (status < 0) {
-        free(self);
-        return status;
+    status = test_instance_create(sizeof(source_node), host, 1, 0, out_self);
+    if (status == SPARK_OK) {
+        source_node *self = *out_self;
+        self->rate = 16000;
+        self->channels = 1;
     }
-    self->rate = 16000;
-    self->channels = 1;
-    *out_self = self;
-    return SPARK_OK;
+    return status;
 }
 
 static spark_status source_configure(void *self_, const spark_params *params)
@@ -116,28 +111,13 @@ static spark_status source_process(void *self_, void *job_state, const spark_job
     return SPARK_OK;
 }
 
-static spark_status source_job_end(void *self, void *job_state, const spark_job *job,
-                                   spark_status outcome)
-{
-    (void)self;
-    (void)job;
-    (void)outcome;
-    free(job_state);
-    return SPARK_OK;
-}
-
-static void source_destroy(void *self)
-{
-    free(self);
-}
-
 static const spark_node_ops source_ops = {
     sizeof(spark_node_ops), 0,
     source_create, source_configure, source_negotiate,
     NULL, /* activate: no weights */
-    source_job_begin, source_process, source_job_end,
+    source_job_begin, source_process, test_job_end_free,
     NULL, /* deactivate */
-    source_destroy,
+    test_instance_destroy,
 };
 
 static const spark_port_desc source_ports[] = {
@@ -183,18 +163,8 @@ typedef struct text_source_node {
 static spark_status text_source_create(const spark_host *host, const char *node_id,
                                        void **out_self)
 {
-    text_source_node *self = calloc(1, sizeof *self);
-    spark_status status;
     (void)node_id;
-    if (!self)
-        return SPARK_E_NO_MEMORY;
-    status = test_services_init(&self->s, host, 1, 0);
-    if (status < 0) {
-        free(self);
-        return status;
-    }
-    *out_self = self;
-    return SPARK_OK;
+    return test_instance_create(sizeof(text_source_node), host, 1, 0, out_self);
 }
 
 static spark_status text_source_negotiate(void *self_, spark_format *formats,
@@ -242,9 +212,9 @@ static const spark_node_ops text_source_ops = {
     text_source_negotiate,
     NULL,
     text_source_job_begin, text_source_process,
-    source_job_end, /* frees the job state */
+    test_job_end_free, /* frees the job's copy of the text */
     NULL,
-    source_destroy,
+    test_instance_destroy,
 };
 
 static const spark_port_desc text_source_ports[] = {

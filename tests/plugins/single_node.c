@@ -18,51 +18,20 @@
 #define SINGLE_ABI_MAJOR SPARK_ABI_MAJOR
 #endif
 
-typedef struct single_node {
-    test_services s;
-} single_node;
-
+/* No state beyond the host services. */
 static spark_status single_create(const spark_host *host, const char *node_id, void **out_self)
 {
-    single_node *self = calloc(1, sizeof *self);
-    spark_status status;
     (void)node_id;
-    if (!self)
-        return SPARK_E_NO_MEMORY;
-    status = test_services_init(&self->s, host, 1, 0);
-    if (status < 0) {
-        free(self);
-        return status;
-    }
-    *out_self = self;
-    return SPARK_OK;
-}
-
-static spark_status single_process(void *self_, void *job_state, const spark_job *job,
-                                   uint32_t port, const spark_packet *packet)
-{
-    single_node *self = self_;
-    (void)job_state;
-    if (port != 0)
-        return test_fail(&self->s, SPARK_E_INVALID_ARGUMENT, "no input port %u",
-                         (unsigned)port);
-    if (!packet)
-        return SPARK_OK;
-    return test_forward(&self->s, job, 1, packet);
-}
-
-static void single_destroy(void *self)
-{
-    free(self);
+    return test_instance_create(sizeof(test_services), host, 1, 0, out_self);
 }
 
 static const spark_node_ops single_ops = {
     sizeof(spark_node_ops), 0,
     single_create,
     NULL, NULL, NULL, NULL,
-    single_process,
+    test_forward_process,
     NULL, NULL,
-    single_destroy,
+    test_instance_destroy,
 };
 
 static const spark_port_desc single_ports[] = {
@@ -94,9 +63,7 @@ static const spark_node_factory single_factory = {
 
 static const void *single_get_factory(const char *factory_id)
 {
-    if (factory_id && strcmp(factory_id, SPARK_FACTORY_NODE) == 0)
-        return &single_factory;
-    return NULL;
+    return test_node_factory_for(factory_id, &single_factory);
 }
 
 SPARK_PLUGIN_ENTRY = {

@@ -15,9 +15,7 @@ static const spark_node_factory test_node_factory = {
 
 static const void *test_get_factory(const char *factory_id)
 {
-    if (factory_id && strcmp(factory_id, SPARK_FACTORY_NODE) == 0)
-        return &test_node_factory;
-    return NULL;
+    return test_node_factory_for(factory_id, &test_node_factory);
 }
 
 SPARK_PLUGIN_ENTRY = {

@@ -83,6 +83,52 @@ static inline spark_status test_services_init(test_services *s, const spark_host
     return SPARK_OK;
 }
 
+/* Every test node's instance struct begins with its test_services (a node with nothing else
+ * to keep uses test_services itself), so the helpers below serve every node. */
+
+/* create's work: `size` zeroed bytes with the services filled in. */
+static inline spark_status test_instance_create(size_t size, const spark_host *host,
+                                                int need_alloc, int need_progress,
+                                                void **out_self)
+{
+    test_services *services = (test_services *)calloc(1, size);
+    spark_status status;
+    if (!services)
+        return SPARK_E_NO_MEMORY;
+    status = test_services_init(services, host, need_alloc, need_progress);
+    if (status < 0) {
+        free(services);
+        return status;
+    }
+    *out_self = services;
+    return SPARK_OK;
+}
+
+static inline void test_instance_destroy(void *self)
+{
+    free(self);
+}
+
+/* job_end of a node whose job state is one malloc'ed block and that posts no results. */
+static inline spark_status test_job_end_free(void *self, void *job_state, const spark_job *job,
+                                             spark_status outcome)
+{
+    (void)self;
+    (void)job;
+    (void)outcome;
+    free(job_state);
+    return SPARK_OK;
+}
+
+/* get_factory of a plugin that offers nodes only. */
+static inline const void *test_node_factory_for(const char *factory_id,
+                                                const spark_node_factory *factory)
+{
+    if (factory_id && strcmp(factory_id, SPARK_FACTORY_NODE) == 0)
+        return factory;
+    return NULL;
+}
+
 /* Parameter getters: the engine fills defaults, the fallback only covers a NULL params. */
 static inline int64_t test_param_integer(const spark_params *params, const char *key,
                                          int64_t fallback)
@@ -126,6 +172,20 @@ static inline spark_status test_forward(const test_services *s, const spark_job 
 {
     const spark_packet *kept = s->alloc->retain(packet);
     return job->emit(job, port, (spark_packet *)(uintptr_t)kept);
+}
+
+/* process of a node that passes every packet of input port 0 on to output port 1. */
+static inline spark_status test_forward_process(void *self, void *job_state,
+                                                const spark_job *job, uint32_t port,
+                                                const spark_packet *packet)
+{
+    const test_services *s = (const test_services *)self;
+    (void)job_state;
+    if (port != 0)
+        return test_fail(s, SPARK_E_INVALID_ARGUMENT, "no input port %u", (unsigned)port);
+    if (!packet)
+        return SPARK_OK; /* end of stream: nothing held back */
+    return test_forward(s, job, 1, packet);
 }
 
 /* A job id for messages; the engine may leave it NULL. */

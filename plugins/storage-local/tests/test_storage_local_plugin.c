@@ -1,13 +1,14 @@
 /* The built storage-local plugin (argv[1], loaded with dlopen) through its entry and ops,
- * with a fake host: only the entry symbol is exported, descriptor,
+ * with the fake engine of tests/support/fake_host.h: only the entry symbol is exported,
+ * descriptor,
  * activation rules for the root, write/commit/abort, url_cap too small, reads (blob media
  * type and file name, NOT_FOUND naming the path), and refusals posted as errors. */
 #include "check.h"
+#include "plugin_checks.h"
 
 #include <spark/ext/alloc.h>
 #include <spark/plugin.h>
 
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,7 +18,6 @@
 #include "temp_dir.h"
 
 static const spark_entry *entry;
-static fake_host host;
 static const spark_storage_desc *desc;
 static const spark_storage_ops *ops;
 
@@ -49,14 +49,19 @@ static void test_descriptor(void)
           ops->write_abort && ops->destroy);
 }
 
-/* create + configure(root, create_root) + activate; returns activate's status. */
+/* create + configure(root, create_root) + activate; returns the first failing status. */
 static spark_status open_backend(const char *root, const char *create_root, void **out)
 {
-    fake_param table[] = {{"root", root}, {"create_root", create_root}, {"durable", "true"}};
-    fake_params params;
-    fake_params_init(&params, table, 3);
-    CHECK_INT_EQ(ops->create(&host.host, desc->id, out), SPARK_OK);
-    spark_status status = ops->configure(*out, &params.params);
+    const char *const settings[] = {
+        "root", root, "create_root", create_root, "durable", "true", NULL,
+    };
+    fake_params *params = fake_params_new(desc->params, desc->param_count, settings);
+    CHECK(params != NULL);
+    CHECK_INT_EQ(ops->create(fake_host(), desc->id, out), SPARK_OK);
+    if (!params)
+        return SPARK_E_INTERNAL;
+    spark_status status = ops->configure(*out, fake_params_api(params));
+    fake_params_free(params); /* configure's values are borrowed until it returns */
     if (status != SPARK_OK)
         return status;
     return ops->activate(*out);
@@ -68,11 +73,11 @@ static void test_activation(const char *base)
     char *missing = path_join(base, "missing-root");
 
     /* A missing root fails clearly, naming it, unless create_root is set. */
-    host.error_count = 0;
+    fake_log_clear();
     CHECK_INT_EQ(open_backend(missing, "false", &self), SPARK_E_NOT_FOUND);
-    CHECK_INT_EQ(host.error_count, 1);
-    CHECK_STR_CONTAINS(host.last_error, missing);
-    CHECK_STR_CONTAINS(host.last_error, "does not exist");
+    CHECK_INT_EQ(fake_error_count(), 1);
+    CHECK_STR_CONTAINS(fake_last_error(), missing);
+    CHECK_STR_CONTAINS(fake_last_error(), "does not exist");
     ops->destroy(self);
     CHECK(!path_exists(missing));
 
@@ -85,22 +90,23 @@ static void test_activation(const char *base)
     char *file = path_join(base, "a-file");
     CHECK(file_write(file, "x", 1) == 0);
     CHECK_INT_EQ(open_backend(file, "true", &self), SPARK_E_INVALID_ARGUMENT);
-    CHECK_STR_CONTAINS(host.last_error, "not a directory");
+    CHECK_STR_CONTAINS(fake_last_error(), "not a directory");
     ops->destroy(self);
 
     /* A root of another scheme is refused at configure. */
     CHECK_INT_EQ(open_backend("s3://bucket", "false", &self), SPARK_E_INVALID_ARGUMENT);
-    CHECK_STR_CONTAINS(host.last_error, "s3://bucket");
+    CHECK_STR_CONTAINS(fake_last_error(), "s3://bucket");
     ops->destroy(self);
 
     /* A relative root is relative to the working directory at configure time. */
     char *cwd = getcwd(NULL, 0);
-    fake_param table[] = {{"root", "relative-root"}, {"create_root", "true"}};
-    fake_params params;
-    fake_params_init(&params, table, 2);
+    const char *const relative[] = { "root", "relative-root", "create_root", "true", NULL };
+    fake_params *params = fake_params_new(desc->params, desc->param_count, relative);
+    CHECK(params != NULL);
     CHECK(chdir(base) == 0);
-    CHECK_INT_EQ(ops->create(&host.host, desc->id, &self), SPARK_OK);
-    CHECK_INT_EQ(ops->configure(self, &params.params), SPARK_OK);
+    CHECK_INT_EQ(ops->create(fake_host(), desc->id, &self), SPARK_OK);
+    CHECK_INT_EQ(ops->configure(self, fake_params_api(params)), SPARK_OK);
+    fake_params_free(params);
     CHECK(chdir("/") == 0);
     CHECK_INT_EQ(ops->activate(self), SPARK_OK);
     char *made = path_join(base, "relative-root");
@@ -109,7 +115,7 @@ static void test_activation(const char *base)
     CHECK(chdir(cwd) == 0);
 
     /* destroy is legal right after create. */
-    CHECK_INT_EQ(ops->create(&host.host, desc->id, &self), SPARK_OK);
+    CHECK_INT_EQ(ops->create(fake_host(), desc->id, &self), SPARK_OK);
     ops->destroy(self);
 
     free(made);
@@ -162,7 +168,7 @@ static void test_write_and_read(const char *root)
         CHECK_STR_EQ(blob->data.blob.media_type, "audio/wav");
         CHECK_STR_EQ(blob->data.blob.file_name, "speech.wav");
     }
-    const spark_ext_alloc *alloc = host.host.get_extension(&host.host, SPARK_EXT_ALLOC);
+    const spark_ext_alloc *alloc = fake_host()->get_extension(fake_host(), SPARK_EXT_ALLOC);
     alloc->release(blob);
     blob = NULL;
     CHECK_INT_EQ(ops->read(self, NULL, url, &blob), SPARK_OK);
@@ -180,29 +186,29 @@ static void test_write_and_read(const char *root)
     alloc->release(blob);
 
     /* A missing file: NOT_FOUND, the message names the path and the reason. */
-    host.error_count = 0;
+    fake_log_clear();
     blob = NULL;
     CHECK_INT_EQ(ops->read(self, NULL, "jobs/none.wav", &blob), SPARK_E_NOT_FOUND);
     CHECK(blob == NULL);
-    CHECK_INT_EQ(host.error_count, 1);
+    CHECK_INT_EQ(fake_error_count(), 1);
     char *missing_path = path_join(real_root, "jobs/none.wav");
-    CHECK_STR_CONTAINS(host.last_error, missing_path);
-    CHECK_STR_CONTAINS(host.last_error, "No such file or directory");
+    CHECK_STR_CONTAINS(fake_last_error(), missing_path);
+    CHECK_STR_CONTAINS(fake_last_error(), "No such file or directory");
     free(missing_path);
 
     /* Reading a directory is an I/O error naming it. */
     CHECK_INT_EQ(ops->read(self, NULL, "jobs/1", &blob), SPARK_E_IO);
-    CHECK_STR_CONTAINS(host.last_error, "not a regular file");
+    CHECK_STR_CONTAINS(fake_last_error(), "not a regular file");
 
     /* Refused names: INVALID_ARGUMENT, the message names the URL and the rule. */
     void *writer = NULL;
     CHECK_INT_EQ(ops->write_begin(self, NULL, "../escape.wav", "audio/wav", &writer),
                  SPARK_E_INVALID_ARGUMENT);
     CHECK(writer == NULL);
-    CHECK_STR_CONTAINS(host.last_error, "../escape.wav");
-    CHECK_STR_CONTAINS(host.last_error, "outside the storage root");
+    CHECK_STR_CONTAINS(fake_last_error(), "../escape.wav");
+    CHECK_STR_CONTAINS(fake_last_error(), "outside the storage root");
     CHECK_INT_EQ(ops->read(self, NULL, "/etc/passwd", &blob), SPARK_E_INVALID_ARGUMENT);
-    CHECK_STR_CONTAINS(host.last_error, "/etc/passwd");
+    CHECK_STR_CONTAINS(fake_last_error(), "/etc/passwd");
     CHECK_INT_EQ(ops->read(self, NULL, "file:name.wav", &blob), SPARK_E_INVALID_ARGUMENT);
     CHECK_INT_EQ(ops->write_begin(self, NULL, "out/", "audio/wav", &writer),
                  SPARK_E_INVALID_ARGUMENT);
@@ -213,11 +219,11 @@ static void test_write_and_read(const char *root)
     char *small_dir = path_join(real_root, "small");
     CHECK(mkdir(small_dir, 0755) == 0);
     char tiny[16];
-    host.error_count = 0;
+    fake_log_clear();
     CHECK_INT_EQ(write_object(self, "small/x.wav", "data", tiny, sizeof tiny),
                  SPARK_E_INVALID_ARGUMENT);
-    CHECK_INT_EQ(host.error_count, 1);
-    CHECK_STR_CONTAINS(host.last_error, "URL");
+    CHECK_INT_EQ(fake_error_count(), 1);
+    CHECK_STR_CONTAINS(fake_last_error(), "URL");
     CHECK_INT_EQ(dir_count(small_dir), 0);
     /* Exactly the room needed (URL plus NUL) is enough. */
     char *exact_path = path_join(small_dir, "x.wav");
@@ -239,7 +245,7 @@ static void test_write_and_read(const char *root)
     CHECK_INT_EQ(dir_count(small_dir), 2);
     free(small_dir);
 
-    CHECK_INT_EQ(host.live_packets, 0);
+    CHECK_INT_EQ(fake_live_packets(), 0);
     ops->deactivate(self);
     ops->destroy(self);
     free(want_path);
@@ -252,18 +258,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-storage-local.so\n", argv[0]);
         return 2;
     }
-    void *module = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (!module) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
-        return 1;
-    }
-    entry = dlsym(module, SPARK_ENTRY_SYMBOL);
-    CHECK(entry != NULL);
-    CHECK(dlsym(module, "storage_local_ops") == NULL); /* only the entry is exported */
-    CHECK(dlsym(module, "local_resolve") == NULL);
+    static const char *const internal[] = { "storage_local_ops", "local_resolve", NULL };
+    fake_plugin plugin;
+    entry = check_load_plugin(&plugin, argv[1], internal);
     if (!entry)
         return CHECK_DONE();
-    fake_host_init(&host);
     test_descriptor();
     if (!ops)
         return CHECK_DONE();
@@ -276,5 +275,6 @@ int main(int argc, char **argv)
     temp_dir_remove(base);
     free(root);
     free(base);
+    fake_plugin_unload(&plugin);
     return CHECK_DONE();
 }

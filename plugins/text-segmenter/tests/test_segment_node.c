@@ -1,12 +1,12 @@
 /* The built text-segmenter plugin (argv[1], loaded with dlopen) through its entry and node
- * ops, with a fake host and job: descriptor, parameters, seq and offsets of the emitted
- * segments, end of stream, empty input, invalid UTF-8, wrong packet kind, cancellation. */
+ * ops, with the fake engine of tests/support/fake_host.h: descriptor, parameters, seq and
+ * offsets of the emitted segments, end of stream, empty input, invalid UTF-8, wrong packet
+ * kind, cancellation. */
 #include "check.h"
+#include "plugin_checks.h"
 
-#include <spark/ext/alloc.h>
 #include <spark/plugin.h>
 
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +15,8 @@
 static const spark_entry *entry;
 static const spark_node_desc *desc;
 static const spark_node_ops *ops;
-static fake_host host;
+
+enum { SEGMENT_PORT_IN = 0, SEGMENT_PORT_OUT = 1 };
 
 static void test_descriptor(void)
 {
@@ -55,42 +56,34 @@ static void test_descriptor(void)
     CHECK(ops->create && ops->process && ops->destroy);
 }
 
-/* A text packet as upstream would send it. */
-static spark_packet *text_packet(const char *text, size_t len, int64_t offset)
+/* fake_node_open with these settings (NULL: the defaults); create must succeed whatever
+ * happens after it. */
+static spark_status open_node(fake_node *node, const char *const *settings)
 {
-    const spark_ext_alloc *alloc = host.host.get_extension(&host.host, SPARK_EXT_ALLOC);
-    return alloc->text(&host.host, text, len, offset);
-}
-
-/* create + configure + activate with the given parameter table. */
-static spark_status open_node(const fake_param *table, int count, void **out)
-{
-    fake_params params;
-    fake_params_init(&params, table, count);
-    CHECK_INT_EQ(ops->create(&host.host, "segment", out), SPARK_OK);
-    spark_status status = ops->configure(*out, &params.params);
-    if (status == SPARK_OK)
-        status = ops->activate(*out);
+    spark_status status = fake_node_open(node, desc, settings, NULL);
+    CHECK(node->self != NULL); /* create succeeded */
     return status;
 }
 
-static spark_status feed(void *self, void *state, fake_job *job, const char *text, size_t len,
-                         int64_t offset)
+/* One text packet as upstream would send it, on "in". */
+static spark_status feed(fake_job *job, const char *text, size_t len, int64_t offset)
 {
-    spark_packet *in = text_packet(text, len, offset);
-    spark_status status = ops->process(self, state, &job->job, 0, in);
+    spark_packet *in = fake_text_packet(text, len, offset);
+    spark_status status = fake_job_process(job, SEGMENT_PORT_IN, in);
     fake_release(in);
     return status;
 }
 
-static void expect_packet(const fake_job *job, int i, int64_t seq, int64_t offset,
+/* The i-th packet of the job's "out" port (ports[1]). Callers clear the log first. */
+static void expect_packet(const fake_job *job, size_t i, int64_t seq, int64_t offset,
                           const char *text)
 {
-    CHECK(i < job->count);
-    if (i >= job->count)
+    CHECK(i < fake_job_output_count(job, SEGMENT_PORT_OUT));
+    /* The fake refuses, with an error, an emit on any port but "out": none was refused. */
+    CHECK_INT_EQ(fake_error_count(), 0);
+    const spark_packet *p = fake_job_output(job, SEGMENT_PORT_OUT, i);
+    if (!p)
         return;
-    const spark_packet *p = job->packets[i];
-    CHECK_INT_EQ(job->ports[i], 1); /* "out" is ports[1] */
     CHECK_INT_EQ(p->kind, SPARK_KIND_TEXT);
     CHECK_INT_EQ(p->seq, seq);
     CHECK_INT_EQ(p->data.text.offset, offset);
@@ -98,127 +91,134 @@ static void expect_packet(const fake_job *job, int i, int64_t seq, int64_t offse
     CHECK_INT_EQ(p->data.text.length, strlen(text));
 }
 
+static size_t segments(const fake_job *job)
+{
+    return fake_job_output_count(job, SEGMENT_PORT_OUT);
+}
+
 static void test_segments(void)
 {
-    void *self, *state;
-    fake_param table[] = {{"max_chars", "300"}, {"min_chars", "0"}, {"split_newlines", "true"}};
-    CHECK_INT_EQ(open_node(table, 3, &self), SPARK_OK);
-    fake_job job;
-    fake_job_init(&job, NULL);
-    CHECK_INT_EQ(ops->job_begin(self, &job.job, &state), SPARK_OK);
+    static const char *const settings[] = {
+        "max_chars", "300", "min_chars", "0", "split_newlines", "true", NULL,
+    };
+    fake_node node;
+    fake_job *job;
+    fake_log_clear();
+    CHECK_INT_EQ(open_node(&node, settings), SPARK_OK);
+    CHECK_INT_EQ(fake_job_begin(&node, "job-1", NULL, &job), SPARK_OK);
 
     /* Offsets are the input packet's offset plus the segment's own. */
     const char *text = "Hello there.  How are\u00a0you today? Fine.";
-    CHECK_INT_EQ(feed(self, state, &job, text, strlen(text), 100), SPARK_OK);
-    CHECK_INT_EQ(job.count, 3);
-    expect_packet(&job, 0, 0, 100, "Hello there.");
-    expect_packet(&job, 1, 1, 114, "How are you today?");
-    expect_packet(&job, 2, 2, 134, "Fine.");
-    fake_job_clear(&job);
+    CHECK_INT_EQ(feed(job, text, strlen(text), 100), SPARK_OK);
+    CHECK_INT_EQ(segments(job), 3);
+    expect_packet(job, 0, 0, 100, "Hello there.");
+    expect_packet(job, 1, 1, 114, "How are you today?");
+    expect_packet(job, 2, 2, 134, "Fine.");
 
     /* seq runs on across packets of one job. */
     const char *more = "\n\nSecond part. Last";
-    CHECK_INT_EQ(feed(self, state, &job, more, strlen(more), 139), SPARK_OK);
-    CHECK_INT_EQ(job.count, 2);
-    expect_packet(&job, 0, 3, 141, "Second part.");
-    expect_packet(&job, 1, 4, 154, "Last");
-    fake_job_clear(&job);
+    CHECK_INT_EQ(feed(job, more, strlen(more), 139), SPARK_OK);
+    CHECK_INT_EQ(segments(job), 3 + 2); /* two more */
+    expect_packet(job, 3, 3, 141, "Second part.");
+    expect_packet(job, 4, 4, 154, "Last");
 
     /* Empty and whitespace-only input: no segments, no error. */
-    host.error_count = 0;
-    CHECK_INT_EQ(feed(self, state, &job, "", 0, 0), SPARK_OK);
-    CHECK_INT_EQ(feed(self, state, &job, " \n\u3000 ", strlen(" \n\u3000 "), 0), SPARK_OK);
-    CHECK_INT_EQ(job.count, 0);
-    CHECK_INT_EQ(host.error_count, 0);
+    fake_log_clear();
+    CHECK_INT_EQ(feed(job, "", 0, 0), SPARK_OK);
+    CHECK_INT_EQ(feed(job, " \n\u3000 ", strlen(" \n\u3000 "), 0), SPARK_OK);
+    CHECK_INT_EQ(segments(job), 5); /* none more */
+    CHECK_INT_EQ(fake_error_count(), 0);
 
     /* End of stream: nothing more to say. */
-    CHECK_INT_EQ(ops->process(self, state, &job.job, 0, NULL), SPARK_OK);
-    CHECK_INT_EQ(job.count, 0);
-    CHECK_INT_EQ(ops->job_end(self, state, &job.job, SPARK_OK), SPARK_OK);
+    CHECK_INT_EQ(fake_job_process(job, SEGMENT_PORT_IN, NULL), SPARK_OK);
+    CHECK_INT_EQ(segments(job), 5);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
 
     /* A new job starts at seq 0 again; an unknown (negative) offset stays unknown. */
-    CHECK_INT_EQ(ops->job_begin(self, &job.job, &state), SPARK_OK);
-    CHECK_INT_EQ(feed(self, state, &job, "One. Two.", 9, -1), SPARK_OK);
-    CHECK_INT_EQ(job.count, 2);
-    expect_packet(&job, 0, 0, -1, "One.");
-    expect_packet(&job, 1, 1, -1, "Two.");
-    fake_job_clear(&job);
+    CHECK_INT_EQ(fake_job_begin(&node, "job-2", NULL, &job), SPARK_OK);
+    CHECK_INT_EQ(feed(job, "One. Two.", 9, -1), SPARK_OK);
+    CHECK_INT_EQ(segments(job), 2);
+    expect_packet(job, 0, 0, -1, "One.");
+    expect_packet(job, 1, 1, -1, "Two.");
 
     /* Invalid UTF-8: INVALID_ARGUMENT naming the byte offset in the job text. */
-    host.error_count = 0;
+    fake_log_clear();
     const char *bad = "Hi. \xC3( there";
-    CHECK_INT_EQ(feed(self, state, &job, bad, strlen(bad), 10),
-                 SPARK_E_INVALID_ARGUMENT);
-    CHECK_INT_EQ(host.error_count, 1);
-    CHECK_STR_CONTAINS(host.last_error, "UTF-8");
-    CHECK_STR_CONTAINS(host.last_error, "byte offset 14");
-    CHECK_INT_EQ(job.count, 0); /* nothing emitted from a bad packet */
+    CHECK_INT_EQ(feed(job, bad, strlen(bad), 10), SPARK_E_INVALID_ARGUMENT);
+    CHECK_INT_EQ(fake_error_count(), 1);
+    CHECK_STR_CONTAINS(fake_last_error(), "UTF-8");
+    CHECK_STR_CONTAINS(fake_last_error(), "byte offset 14");
+    CHECK_INT_EQ(segments(job), 2); /* nothing emitted from a bad packet */
 
     /* A packet of another kind. */
     spark_packet wrong = {sizeof(spark_packet), SPARK_KIND_BLOB, 0, NULL, {{0}}};
-    CHECK_INT_EQ(ops->process(self, state, &job.job, 0, &wrong), SPARK_E_FORMAT_MISMATCH);
-    CHECK_STR_CONTAINS(host.last_error, "text");
+    CHECK_INT_EQ(fake_job_process(job, SEGMENT_PORT_IN, &wrong), SPARK_E_FORMAT_MISMATCH);
+    CHECK_STR_CONTAINS(fake_last_error(), "text");
 
-    CHECK_INT_EQ(ops->job_end(self, state, &job.job, SPARK_E_INVALID_ARGUMENT), SPARK_OK);
-    ops->destroy(self);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_E_INVALID_ARGUMENT), SPARK_OK);
+    fake_job_free(job);
+    fake_node_close(&node);
 }
 
 static void test_params(void)
 {
-    void *self, *state;
+    fake_node node;
+    fake_job *job;
+    fake_log_clear();
     /* Defaults: max 300, min 20, split_newlines true. */
-    CHECK_INT_EQ(open_node(NULL, 0, &self), SPARK_OK);
-    fake_job job;
-    fake_job_init(&job, NULL);
-    CHECK_INT_EQ(ops->job_begin(self, &job.job, &state), SPARK_OK);
+    CHECK_INT_EQ(open_node(&node, NULL), SPARK_OK);
+    CHECK_INT_EQ(fake_job_begin(&node, "job-1", NULL, &job), SPARK_OK);
     const char *text = "Hi. Ok.\nA line of text that is long enough.";
-    CHECK_INT_EQ(feed(self, state, &job, text, strlen(text), 0), SPARK_OK);
-    CHECK_INT_EQ(job.count, 2);
-    expect_packet(&job, 0, 0, 0, "Hi. Ok.");
-    expect_packet(&job, 1, 1, 8, "A line of text that is long enough.");
-    fake_job_clear(&job);
-    CHECK_INT_EQ(ops->job_end(self, state, &job.job, SPARK_OK), SPARK_OK);
-    ops->destroy(self);
+    CHECK_INT_EQ(feed(job, text, strlen(text), 0), SPARK_OK);
+    CHECK_INT_EQ(segments(job), 2);
+    expect_packet(job, 0, 0, 0, "Hi. Ok.");
+    expect_packet(job, 1, 1, 8, "A line of text that is long enough.");
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+    fake_node_close(&node);
 
     /* split_newlines false, and a small max_chars. */
-    fake_param table[] = {{"max_chars", "16"}, {"min_chars", "0"}, {"split_newlines", "false"}};
-    CHECK_INT_EQ(open_node(table, 3, &self), SPARK_OK);
-    CHECK_INT_EQ(ops->job_begin(self, &job.job, &state), SPARK_OK);
+    static const char *const small[] = {
+        "max_chars", "16", "min_chars", "0", "split_newlines", "false", NULL,
+    };
+    CHECK_INT_EQ(open_node(&node, small), SPARK_OK);
+    CHECK_INT_EQ(fake_job_begin(&node, "job-2", NULL, &job), SPARK_OK);
     const char *lines = "one two\nthree four five six";
-    CHECK_INT_EQ(feed(self, state, &job, lines, strlen(lines), 0), SPARK_OK);
-    CHECK_INT_EQ(job.count, 2);
-    expect_packet(&job, 0, 0, 0, "one two three");
-    expect_packet(&job, 1, 1, 14, "four five six");
-    fake_job_clear(&job);
-    CHECK_INT_EQ(ops->job_end(self, state, &job.job, SPARK_OK), SPARK_OK);
-    ops->destroy(self);
+    CHECK_INT_EQ(feed(job, lines, strlen(lines), 0), SPARK_OK);
+    CHECK_INT_EQ(segments(job), 2);
+    expect_packet(job, 0, 0, 0, "one two three");
+    expect_packet(job, 1, 1, 14, "four five six");
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+    fake_node_close(&node);
 
-    /* Out-of-range values are refused at configure, naming the parameter. */
-    fake_param bad_max[] = {{"max_chars", "8"}};
-    CHECK_INT_EQ(open_node(bad_max, 1, &self), SPARK_E_INVALID_ARGUMENT);
-    CHECK_STR_CONTAINS(host.last_error, "max_chars");
-    ops->destroy(self);
-    fake_param bad_min[] = {{"min_chars", "2000"}};
-    CHECK_INT_EQ(open_node(bad_min, 1, &self), SPARK_E_INVALID_ARGUMENT);
-    CHECK_STR_CONTAINS(host.last_error, "min_chars");
-    ops->destroy(self);
+    /* Out-of-range values are refused at configure, naming the parameter (the fake host
+     * passes them on unchecked, so the plugin's own check is what answers). */
+    static const char *const bad_max[] = { "max_chars", "8", NULL };
+    CHECK_INT_EQ(open_node(&node, bad_max), SPARK_E_INVALID_ARGUMENT);
+    CHECK_STR_CONTAINS(fake_last_error(), "max_chars");
+    fake_node_close(&node);
+    static const char *const bad_min[] = { "min_chars", "2000", NULL };
+    CHECK_INT_EQ(open_node(&node, bad_min), SPARK_E_INVALID_ARGUMENT);
+    CHECK_STR_CONTAINS(fake_last_error(), "min_chars");
+    fake_node_close(&node);
 }
 
 static void test_cancel(void)
 {
-    void *self, *state;
-    fake_param table[] = {{"min_chars", "0"}};
-    CHECK_INT_EQ(open_node(table, 1, &self), SPARK_OK);
-    fake_job job;
-    fake_job_init(&job, NULL);
-    job.cancel_after = 1;
-    CHECK_INT_EQ(ops->job_begin(self, &job.job, &state), SPARK_OK);
+    static const char *const settings[] = { "min_chars", "0", NULL };
+    fake_node node;
+    fake_job *job;
+    CHECK_INT_EQ(open_node(&node, settings), SPARK_OK);
+    CHECK_INT_EQ(fake_job_begin(&node, "job-1", NULL, &job), SPARK_OK);
+    fake_job_cancel_after_emits(job, 1);
     const char *text = "One. Two. Three.";
-    CHECK_INT_EQ(feed(self, state, &job, text, strlen(text), 0), SPARK_E_CANCELLED);
-    CHECK_INT_EQ(job.count, 1);
-    fake_job_clear(&job);
-    CHECK_INT_EQ(ops->job_end(self, state, &job.job, SPARK_E_CANCELLED), SPARK_OK);
-    ops->destroy(self);
+    CHECK_INT_EQ(feed(job, text, strlen(text), 0), SPARK_E_CANCELLED);
+    CHECK_INT_EQ(segments(job), 1);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_E_CANCELLED), SPARK_OK);
+    fake_job_free(job);
+    fake_node_close(&node);
 }
 
 int main(int argc, char **argv)
@@ -227,24 +227,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-text-segmenter.so\n", argv[0]);
         return 2;
     }
-    void *module = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (!module) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
-        return 1;
-    }
-    entry = dlsym(module, SPARK_ENTRY_SYMBOL);
-    CHECK(entry != NULL);
-    CHECK(dlsym(module, "segment_node_ops") == NULL); /* only the entry is exported */
-    CHECK(dlsym(module, "seg_segment") == NULL);
+    static const char *const internal[] = { "segment_node_ops", "seg_segment", NULL };
+    fake_plugin plugin;
+    entry = check_load_plugin(&plugin, argv[1], internal);
     if (!entry)
         return CHECK_DONE();
-    fake_host_init(&host);
     test_descriptor();
     if (!ops)
         return CHECK_DONE();
     test_segments();
     test_params();
     test_cancel();
-    CHECK_INT_EQ(host.live_packets, 0);
+    CHECK_INT_EQ(fake_live_packets(), 0);
+    fake_plugin_unload(&plugin);
     return CHECK_DONE();
 }
