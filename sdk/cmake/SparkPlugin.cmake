@@ -32,8 +32,12 @@ function(spark_add_plugin target)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${SPARK_PLUGIN_OUTPUT_DIRECTORY})
   endif()
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-    target_link_options(${target} PRIVATE
-      "LINKER:--version-script=${SPARK_PLUGIN_MAP_FILE}" "LINKER:--no-undefined")
+    target_link_options(${target} PRIVATE "LINKER:--version-script=${SPARK_PLUGIN_MAP_FILE}")
+    # Sanitizer runtimes come with the executable (clang links them only there), so a
+    # sanitized plugin has undefined symbols by design.
+    if(NOT SPARK_SANITIZE AND NOT SPARK_FUZZ)
+      target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+    endif()
   endif()
   if(NOT ARG_NO_INSTALL)
     install(TARGETS ${target} LIBRARY DESTINATION ${SPARK_PLUGIN_INSTALL_DIR})

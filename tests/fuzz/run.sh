@@ -8,7 +8,9 @@ budget=${1:-30}
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DSPARK_SANITIZE=ON \
     -DSPARK_FUZZ=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" >/dev/null
+targets=()
+for corpus in tests/fuzz/corpus/*/; do targets+=("$(basename "$corpus")"); done
+cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
