@@ -1,5 +1,6 @@
 /* Engine overhead: start-up (engine + plugin loading + pipeline activation), time per job
- * and per packet through the scheduler, with the test source -> passthrough -> sink graph.
+ * and per packet through the scheduler, with the test source -> passthrough -> sink graph
+ * of bench/pipelines/overhead.yaml.
  * usage: engine_overhead SOURCE_DIR TEST_PLUGIN_DIR [JOBS] [THREADS] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Engine, plugins, pipeline parse and check, activation: what a host pays once. */
 static spark_pipeline *start(const char *source_dir, const char *plugin_dir, unsigned threads,
                              spark_engine **out_engine, double *seconds)
 {
@@ -25,7 +27,7 @@ static spark_pipeline *start(const char *source_dir, const char *plugin_dir, uns
     spark_error *error = NULL;
     spark_engine *engine = spark_engine_new(&options, &error);
     char path[1024];
-    snprintf(path, sizeof path, "%s/tests/graph/pipelines/concurrent.yaml", source_dir);
+    snprintf(path, sizeof path, "%s/bench/pipelines/overhead.yaml", source_dir);
     spark_pipeline_options popts = {.job_threads = threads};
     spark_pipeline *p = engine ? spark_pipeline_load(engine, path, &popts, &error) : NULL;
     if (!p || spark_pipeline_activate(p, &error) != 0) {
@@ -50,24 +52,6 @@ int main(int argc, char **argv)
     spark_pipeline *p = start(argv[1], argv[2], threads, &engine, &startup);
     printf("start-up (engine, plugins, pipeline, activation): %.2f ms\n", startup * 1e3);
 
-    /* 1 packet per job: the fixed cost of a job. delay_ms is 30 in the pipeline's slow node,
-     * so this pipeline is only used for start-up; jobs run on a copy without delay below. */
-    spark_pipeline_free(p);
-    spark_engine_free(engine);
-
-    const char *paths[1] = {argv[2]};
-    spark_engine_options options = {.plugin_paths = paths, .plugin_path_count = 1,
-                                    .log_level = SPARK_LOG_LEVEL_ERROR};
-    engine = spark_engine_new(&options, NULL);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/bench/pipelines/overhead.yaml", argv[1]);
-    spark_pipeline_options popts = {.job_threads = threads};
-    spark_error *error = NULL;
-    p = spark_pipeline_load(engine, path, &popts, &error);
-    if (!p || spark_pipeline_activate(p, &error) != 0) {
-        fprintf(stderr, "%s\n", error ? error->message : "?");
-        return 1;
-    }
     for (int packets = 1; packets <= 100; packets *= 100) {
         char request[64];
         snprintf(request, sizeof request, "{\"count\": %d}", packets);

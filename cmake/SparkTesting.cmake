@@ -15,7 +15,8 @@ set(SPARK_TEST_ENVIRONMENT
   "SPARK_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
   "SPARK_BUILD_DIR=${CMAKE_BINARY_DIR}"
   "SPARK_PLUGIN_PATH=${SPARK_PLUGIN_OUTPUT_DIRECTORY}"
-  "SPARK_TEST_PLUGIN_DIR=${CMAKE_BINARY_DIR}/test-plugins")
+  "SPARK_TEST_PLUGIN_DIR=${CMAKE_BINARY_DIR}/test-plugins"
+  "SPARK_PYTHON=${CMAKE_SOURCE_DIR}/.venv/bin/python")
 
 # spark_add_test(<name> LABELS <labels...> SOURCES <files...> [LIBRARIES <libs...>] [ARGS ...])
 function(spark_add_test name)

@@ -5,7 +5,10 @@ packages=(
     build-essential cmake pkg-config git
     libltdl-dev libyaml-dev libcjson-dev
     libsndfile1-dev libsamplerate0-dev libutf8proc-dev
+    zlib1g-dev        # torch zip checkpoints: inflate and CRC-32
+    libcurl4-openssl-dev libssl-dev   # model fetch: HTTP(S) downloads, SHA-256
     ffmpeg            # ffprobe and ffmpeg: independent checks of the audio the tests write
+    python3 python3-venv  # the reference libraries the golden tests compare against
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
 )
 missing=()

@@ -31,5 +31,6 @@ bool cli_is_help(const char *arg);
 int cmd_run(const cli_globals *g, int argc, char **argv);
 int cmd_validate(const cli_globals *g, int argc, char **argv);
 int cmd_plugins(const cli_globals *g, int argc, char **argv);
+int cmd_model(const cli_globals *g, int argc, char **argv);
 
 #endif

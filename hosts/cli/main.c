@@ -15,6 +15,8 @@ static const char usage[] =
     "  validate PIPELINE  check a pipeline file without running it\n"
     "  plugins list       list the installed nodes and storage backends\n"
     "  plugins inspect ID show a plugin's ports, parameters and results\n"
+    "  model synth|info|fetch\n"
+    "                     make, check or download Spark-TTS model directories\n"
     "\n"
     "global options:\n"
     "  --plugin-path DIR  search DIR for plugins first (repeatable)\n"
@@ -76,6 +78,8 @@ int main(int argc, char **argv)
         rc = cmd_validate(&g, argc - i, argv + i);
     else if (strcmp(command, "plugins") == 0)
         rc = cmd_plugins(&g, argc - i, argv + i);
+    else if (strcmp(command, "model") == 0)
+        rc = cmd_model(&g, argc - i, argv + i);
     else if (strcmp(command, "help") == 0) {
         fputs(usage, stdout);
         rc = EXIT_OK;
