@@ -396,6 +396,7 @@ struct sp_job {
     sp_node_job *nodes;          /* [node_count] */
     sp_port_queue **queues;      /* [node_count][port_count] (inputs only used) */
     atomic_bool cancel;
+    atomic_bool failed;          /* error is set: lets other threads poll it safely */
     uint64_t deadline_ns;        /* 0: none */
     double timeout_seconds;
     uint64_t nested_ns;          /* time of calls nested in the current one (emit pumps) */

@@ -149,6 +149,7 @@ spark_job_handle *spark_job_submit(spark_pipeline *p, const char *request_json,
     pthread_mutex_init(&job->lock, NULL);
     job->pipeline = p;
     atomic_init(&job->cancel, false);
+    atomic_init(&job->failed, false);
     uint64_t number = atomic_fetch_add(&p->job_counter, 1) + 1;
     job->id = options && options->id ? sp_strdup(options->id) : sp_printf("job-%llu",
                                                                          (unsigned long long)number);
@@ -212,7 +213,7 @@ int spark_job_wait(spark_job_handle *h, char **result_json, spark_error **error)
             free(text);
     } else {
         spark_error *err = h->job.error;
-        h->job.error = NULL;
+        h->job.error = NULL; /* the job is over: no thread polls it any more */
         sp_error_set(error, err ? err : sp_error_new(SPARK_ERROR_INTERNAL, SPARK_E_INTERNAL,
                                                      "job failed"));
         rc = -1;

@@ -59,15 +59,17 @@ void sp_job_fail(sp_job *job, spark_error *err)
 {
     if (!err)
         err = sp_error_new(SPARK_ERROR_INTERNAL, SPARK_E_NO_MEMORY, "out of memory");
-    if (job->error)
+    if (job->error) {
         spark_error_free(err);
-    else
-        job->error = err;
+        return;
+    }
+    job->error = err;
+    atomic_store(&job->failed, true); /* after the store: check() may run on other threads */
 }
 
 spark_status sp_job_check(sp_job *job)
 {
-    if (job->error)
+    if (atomic_load(&job->failed))
         return job->error->status < 0 ? job->error->status : SPARK_E_CANCELLED;
     if (atomic_load(&job->cancel))
         return SPARK_E_CANCELLED;
