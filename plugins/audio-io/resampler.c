@@ -1,5 +1,6 @@
 #include "resampler.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,10 @@ struct resampler {
     float *input_block;  /* [RESAMPLER_BLOCK_FRAMES * work_channels] interleaved */
     float *output_block; /* [RESAMPLER_BLOCK_FRAMES * work_channels] interleaved */
     int finished;
+    /* Frames in and out so far: the flush makes the total exactly round(in * ratio), which
+     * libsamplerate alone misses by a frame now and then. */
+    uint64_t frames_in;
+    uint64_t frames_out;
 };
 
 int resampler_quality_from_name(const char *name, resampler_quality *out_quality)
@@ -197,6 +202,7 @@ static audio_status run_converter(resampler *converter, uint64_t input_frames, i
                                             message_capacity);
         if (status != AUDIO_OK)
             return status;
+        converter->frames_out += (uint64_t)data.output_frames_gen;
         if (data.output_frames_gen == 0) {
             if (input_frames == 0)
                 return AUDIO_OK; /* consumed, and nothing more comes out until more input */
@@ -239,6 +245,7 @@ audio_status resampler_process(resampler *converter, const float *const *planes,
                                             message_capacity);
         if (status != AUDIO_OK)
             return status;
+        converter->frames_in += block;
         start += block;
     }
     return AUDIO_OK;
@@ -258,7 +265,26 @@ audio_status resampler_finish(resampler *converter, planar_buffer *out, char *me
                       converter->output_channels);
         return AUDIO_ERR_INVALID_ARGUMENT;
     }
-    return run_converter(converter, 0, 1, out, message, message_capacity);
+    audio_status status = run_converter(converter, 0, 1, out, message, message_capacity);
+    if (status != AUDIO_OK)
+        return status;
+    /* Pad the tail with silence, or drop its surplus, to the exact length. */
+    const uint64_t expected = (uint64_t)llround((double)converter->frames_in * converter->ratio);
+    if (converter->frames_out < expected) {
+        uint64_t missing = expected - converter->frames_out;
+        if (planar_buffer_reserve(out, out->frames + missing) != AUDIO_OK) {
+            audio_message(message, message_capacity, "out of memory");
+            return AUDIO_ERR_NO_MEMORY;
+        }
+        for (uint32_t channel = 0; channel < out->channels; channel++)
+            memset(out->planes[channel] + out->frames, 0, missing * sizeof(float));
+        out->frames += missing;
+    } else {
+        uint64_t surplus = converter->frames_out - expected;
+        out->frames -= surplus < out->frames ? surplus : out->frames;
+    }
+    converter->frames_out = expected;
+    return AUDIO_OK;
 }
 
 void resampler_destroy(resampler *converter)

@@ -282,7 +282,7 @@ static void test_resampler_inserted(void)
         char *frames = result ? result_string(result, "frames") : NULL;
         CHECK_STR_EQ(rate, "16000");
         /* 4 x 0.1 s at 22.05 kHz = 0.4 s = 6400 frames at 16 kHz */
-        CHECK(frames && abs(atoi(frames) - 6400) <= 2);
+        CHECK_STR_EQ(frames, "6400");
         free(rate);
         free(frames);
         free(result);
@@ -322,7 +322,7 @@ static void test_resampler_for_runtime_formats(void)
         char *frames = result ? result_string(result, "frames") : NULL;
         CHECK_STR_EQ(rate, "16000");
         CHECK_STR_EQ(channels, "1");
-        CHECK(frames && abs(atoi(frames) - 8000) <= 2);
+        CHECK_STR_EQ(frames, "8000");
         free(rate);
         free(channels);
         free(frames);
