@@ -32,5 +32,6 @@ int cmd_run(const cli_globals *g, int argc, char **argv);
 int cmd_validate(const cli_globals *g, int argc, char **argv);
 int cmd_plugins(const cli_globals *g, int argc, char **argv);
 int cmd_model(const cli_globals *g, int argc, char **argv);
+int cmd_tokenize(const cli_globals *g, int argc, char **argv);
 
 #endif

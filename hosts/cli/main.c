@@ -17,6 +17,8 @@ static const char usage[] =
     "  plugins inspect ID show a plugin's ports, parameters and results\n"
     "  model synth|info|fetch\n"
     "                     make, check or download Spark-TTS model directories\n"
+    "  tokenize --model DIR\n"
+    "                     text -> token ids (or --decode, or --prompt MODE) as JSON\n"
     "\n"
     "global options:\n"
     "  --plugin-path DIR  search DIR for plugins first (repeatable)\n"
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
         rc = cmd_plugins(&g, argc - i, argv + i);
     else if (strcmp(command, "model") == 0)
         rc = cmd_model(&g, argc - i, argv + i);
+    else if (strcmp(command, "tokenize") == 0)
+        rc = cmd_tokenize(&g, argc - i, argv + i);
     else if (strcmp(command, "help") == 0) {
         fputs(usage, stdout);
         rc = EXIT_OK;
