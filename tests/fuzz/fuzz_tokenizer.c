@@ -13,29 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gpt2_bytes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static qt_tokenizer *tok;
 static qt_session *session;
 
-static void byte_char(int b, char out[3])
-{
-    int cp = b, extra = 0;
-    if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) {
-        for (int i = 0; i < b; i++)
-            if (!((i >= 33 && i <= 126) || (i >= 161 && i <= 172) || i >= 174))
-                extra++;
-        cp = 256 + extra;
-    }
-    memset(out, 0, 3);
-    if (cp < 0x80)
-        out[0] = (char)cp;
-    else {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-    }
-}
 
 static const char *const merges[][2] = {
     {"Ġ", "t"}, {"t", "h"}, {"th", "e"}, {"Ġ", "th"}, {"Ġth", "e"}, {"i", "n"}, {"Ġ", "Ġ"}, {"ĠĠ", "ĠĠ"},

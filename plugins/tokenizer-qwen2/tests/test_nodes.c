@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fake_host.h"
+#include "gpt2_bytes.h"
 
 enum { P_TEXT = 0, P_VOICE = 1, P_TOKENS = 2 };
 enum { BASE = 257 }; /* id of <|bicodec_global_0|> in the test model (151665 upstream) */
@@ -30,23 +31,6 @@ static const char *const structure[] = {
     "start_semantic_token", "end_content", "end_style_label", "end_style_prompt",
     "end_acoustic_token", "end_global_token", "end_semantic_token"};
 
-static void byte_char(int b, char out[3])
-{
-    int cp = b, extra = 0;
-    if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) {
-        for (int i = 0; i < b; i++)
-            if (!((i >= 33 && i <= 126) || (i >= 161 && i <= 172) || i >= 174))
-                extra++;
-        cp = 256 + extra;
-    }
-    memset(out, 0, 3);
-    if (cp < 0x80)
-        out[0] = (char)cp;
-    else {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-    }
-}
 
 /* Writes DIR/LLM/tokenizer.json; the token named `skip` is left out. */
 static void write_model(const char *dir, const char *skip)
