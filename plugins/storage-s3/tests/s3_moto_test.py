@@ -6,15 +6,16 @@ usage: s3_moto_test.py S3_CLIENT_TOOL. Fails (never skips) when moto or boto3 is
 import hashlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import boto3
 import botocore.config
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from moto_server import create_user, set_auth_checks, start_moto  # noqa: E402
 
 TOOL = sys.argv[1]
 failures = []
@@ -25,37 +26,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto(workdir):
-    port = free_port()
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
-    log = open(os.path.join(workdir, "moto.log"), "w")
-    moto_server = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    proc = subprocess.Popen([moto_server, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-            break
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            time.sleep(0.05)
-    return proc, port
-
-
-def set_auth_checks(port, on):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset-auth",
-                                     data=b"0" if on else b"1000000", method="POST",
-                                     headers={"Content-Type": "text/plain"})
-    urllib.request.urlopen(request, timeout=10).read()
 
 
 def tool(args, env, expect_ok=True):
@@ -71,15 +41,7 @@ def main():
     proc, port = start_moto(workdir)
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-        policy = iam.create_policy(PolicyName="all", PolicyDocument=(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*",'
-            '"Resource":"*"}]}'))["Policy"]["Arn"]
-        iam.create_user(UserName="spark")
-        iam.attach_user_policy(UserName="spark", PolicyArn=policy)
-        key = iam.create_access_key(UserName="spark")["AccessKey"]
-        akid, secret = key["AccessKeyId"], key["SecretAccessKey"]
+        akid, secret = create_user(endpoint)
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id=akid, aws_secret_access_key=secret,
                           config=botocore.config.Config(s3={"addressing_style": "path"}))
