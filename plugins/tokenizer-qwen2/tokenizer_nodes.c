@@ -50,16 +50,10 @@ static spark_status node_create(const spark_host *host, const char *node_id, voi
     if (!self)
         return SPARK_E_NO_MEMORY;
     self->host = host;
-    if (host && host->get_extension) {
-        self->log = host->get_extension(host, SPARK_EXT_LOG);
-        self->alloc = host->get_extension(host, SPARK_EXT_ALLOC);
-    }
-    if (self->log &&
-        self->log->struct_size < offsetof(spark_ext_log, error) + sizeof self->log->error)
-        self->log = NULL;
-    if (self->alloc &&
-        self->alloc->struct_size < offsetof(spark_ext_alloc, release) + sizeof self->alloc->release)
-        self->alloc = NULL;
+    /* An older host's tables may be shorter than this header's: use only what they cover. */
+    self->log = spark_host_service(host, SPARK_EXT_LOG, SPARK_SIZE_THROUGH(spark_ext_log, error));
+    self->alloc = spark_host_service(host, SPARK_EXT_ALLOC,
+                                     SPARK_SIZE_THROUGH(spark_ext_alloc, release));
     *out = self;
     return SPARK_OK;
 }

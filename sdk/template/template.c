@@ -52,19 +52,16 @@ static spark_status gain_create(const spark_host *host, const char *node_id, voi
     if (!self)
         return SPARK_E_NO_MEMORY;
     self->host = host;
-    self->log = (const spark_ext_log *)host->get_extension(host, SPARK_EXT_LOG);
-    self->alloc = (const spark_ext_alloc *)host->get_extension(host, SPARK_EXT_ALLOC);
-    /* A host table may be older (shorter) than this header: check struct_size covers the
-     * last member used before calling it. */
-    if (!self->alloc || self->alloc->struct_size < offsetof(spark_ext_alloc, release) +
-                                                      sizeof self->alloc->release) {
+    /* A host table may be older (shorter) than this header: spark_host_service returns it
+     * only when its struct_size covers the last member used. */
+    self->log = spark_host_service(host, SPARK_EXT_LOG, SPARK_SIZE_THROUGH(spark_ext_log, error));
+    self->alloc = spark_host_service(host, SPARK_EXT_ALLOC,
+                                     SPARK_SIZE_THROUGH(spark_ext_alloc, release));
+    if (!self->alloc) {
         spark_status status = gain_fail(self, SPARK_E_UNSUPPORTED, "host lacks spark.ext.alloc/1");
         free(self);
         return status;
     }
-    if (self->log && self->log->struct_size < offsetof(spark_ext_log, error) +
-                                                  sizeof self->log->error)
-        self->log = NULL;
     *out_self = self;
     return SPARK_OK;
 }

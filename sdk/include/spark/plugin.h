@@ -288,6 +288,21 @@ typedef struct spark_host {
     const void *(*get_extension)(const struct spark_host *host, const char *ext_id);
 } spark_host;
 
+/* Bytes of `type` up to and including `member`: a table from an older host is usable for
+ * `member` only when its struct_size reaches this far. */
+#define SPARK_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* The host service ext_id when the host has it and its table covers min_size bytes (use
+ * SPARK_SIZE_THROUGH with the last member you call), else NULL.
+ * [thread] any  [owns] as get_extension */
+static inline const void *spark_host_service(const spark_host *host, const char *ext_id,
+                                             size_t min_size)
+{
+    const void *table = host && host->get_extension ? host->get_extension(host, ext_id) : NULL;
+    /* every service table starts with its uint32_t struct_size */
+    return table && *(const uint32_t *)table >= min_size ? table : NULL;
+}
+
 /* One job as seen by one node. The engine makes one per node and job.
  * [owns] borrowed from the engine from job_begin until job_end returns. */
 typedef struct spark_job {
