@@ -10,6 +10,12 @@ packages=(
     ffmpeg            # ffprobe and ffmpeg: independent checks of the audio the tests write
     python3 python3-venv  # the reference libraries the golden tests compare against
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
+    libopenblas-dev   # model kernels: GEMM for prefill and convolutions
+    libfftw3-dev      # codec: the STFT of the mel spectrogram
+    libebur128-dev    # loudness measurement (EBU R128)
+    librubberband-dev # pitch and tempo shift
+    espeak-ng libespeak-ng-dev  # tests: speech with known word positions for the aligner
+    libmicrohttpd-dev # Runpod worker: the local --serve-api server
 )
 missing=()
 for p in "${packages[@]}"; do
