@@ -18,13 +18,21 @@ static const spark_param_desc s3_params[] = {
      "cloudflarestorage.com. Unset or empty: AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL from the "
      "environment, else AWS S3 of the region."},
     {STORAGE_S3_PARAM_REGION, SPARK_PARAM_STRING, 0, "", 0, 0, 64, 0, NULL,
-     "Signing region. Empty: AWS_REGION, then AWS_DEFAULT_REGION, else us-east-1."},
+     "Signing region. Empty: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region "
+     "in the config file, else us-east-1."},
     {STORAGE_S3_PARAM_ACCESS_KEY_ID, SPARK_PARAM_STRING, SECRET, "", 0, 0, 256, 0, NULL,
-     "Access key id. Empty: AWS_ACCESS_KEY_ID."},
+     "Access key id. Empty: AWS_ACCESS_KEY_ID, else the profile's aws_access_key_id."},
     {STORAGE_S3_PARAM_SECRET_ACCESS_KEY, SPARK_PARAM_STRING, SECRET, "", 0, 0, 256, 0, NULL,
-     "Secret access key. Empty: AWS_SECRET_ACCESS_KEY."},
+     "Secret access key. Empty: AWS_SECRET_ACCESS_KEY, else the profile's "
+     "aws_secret_access_key."},
     {STORAGE_S3_PARAM_SESSION_TOKEN, SPARK_PARAM_STRING, SECRET, "", 0, 0, 4096, 0, NULL,
-     "Session token of temporary credentials. Empty: AWS_SESSION_TOKEN (optional)."},
+     "Session token of temporary credentials. Empty: AWS_SESSION_TOKEN with keys from the "
+     "environment, the profile's aws_session_token with keys from a profile (optional)."},
+    {STORAGE_S3_PARAM_PROFILE, SPARK_PARAM_STRING, 0, "", 0, 0, 128, 0, NULL,
+     "Profile of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else "
+     "~/.aws/credentials; its region from AWS_CONFIG_FILE, else ~/.aws/config). Empty: "
+     "AWS_PROFILE, else default, used when neither the parameters nor the environment give "
+     "keys. A profile named here is used before the environment's keys, as in the AWS SDKs."},
     {STORAGE_S3_PARAM_ADDRESSING, SPARK_PARAM_ENUM, 0, "auto", 0, 0, 0, 0,
      s3_addressing_choices,
      "path (endpoint/bucket/key), virtual (bucket.endpoint/key), or auto (virtual on AWS "
@@ -33,7 +41,8 @@ static const spark_param_desc s3_params[] = {
      NULL, "Seconds the presigned GET URL returned for each written object stays valid."},
     {STORAGE_S3_PARAM_MULTIPART_THRESHOLD, SPARK_PARAM_INTEGER, RANGE, "16777216", 1,
      5497558138880.0, 0, 0, NULL,
-     "Objects larger than this many bytes are uploaded in parts (multipart upload)."},
+     "Objects larger than this many bytes are uploaded in parts (multipart upload); a write "
+     "past it is spooled to a temporary file in TMPDIR (else /tmp) instead of memory."},
     {STORAGE_S3_PARAM_PART_SIZE, SPARK_PARAM_INTEGER, RANGE, "8388608", 5242880,
      5368709120.0, 0, 0, NULL, "Bytes per part of a multipart upload (5 MiB to 5 GiB)."},
     {STORAGE_S3_PARAM_MAX_OBJECT_SIZE, SPARK_PARAM_INTEGER, RANGE, "1073741824", 1,
@@ -49,8 +58,9 @@ static const spark_storage_desc s3_backend = {
     .description = "Reads and writes s3://bucket/key objects on AWS S3 or an S3-compatible "
                    "store (SigV4-signed, multipart above a threshold, retried), and reads "
                    "presigned https:// URLs. A write becomes visible only on commit and "
-                   "returns a presigned GET URL. Credentials come from the parameters or the "
-                   "usual AWS environment variables and never appear in messages.",
+                   "returns a presigned GET URL; a cancelled job aborts its upload. "
+                   "Credentials come from the parameters, the usual AWS environment variables "
+                   "or a shared credentials profile and never appear in messages.",
     .schemes = s3_schemes,
     .params = s3_params,
     .ops = &storage_s3_ops,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "s3_crypto.h"
 #include "s3_sigv4.h"
@@ -258,8 +259,21 @@ typedef struct exchange {
     char etag[80];
     long long content_length; /* -1 when absent */
     const s3_client *client;
+    const s3_cancel *cancel;
     bool ignore_cancel; /* cleanup requests (abort) run even when the job is cancelled */
+    long status;        /* of the last status line seen */
+    const s3_sink *sink; /* a 200 with a Content-Length goes here instead of response */
+    uint8_t *sink_data;
+    uint64_t sink_len;
+    bool sink_failed;   /* reserve gave no memory, or more bytes came than announced */
 } exchange;
+
+static bool want_cancel(const s3_client *client, const s3_cancel *cancel)
+{
+    if (client->config.cancelled && client->config.cancelled(client->config.cancel_user))
+        return true;
+    return cancel && cancel->cancelled && cancel->cancelled(cancel->user);
+}
 
 static size_t on_read(char *dest, size_t size, size_t count, void *user)
 {
@@ -283,10 +297,36 @@ static int on_seek(void *user, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* The body of a 200 with a known length, into the sink's memory. */
+static size_t write_to_sink(exchange *x, const char *data, size_t n)
+{
+    uint64_t length = (uint64_t)x->content_length;
+    if (!x->sink_data) {
+        if (x->response_limit && length > x->response_limit) {
+            x->over_limit = true;
+            return 0;
+        }
+        x->sink_data = x->sink->reserve(x->sink->user, length);
+        if (!x->sink_data) {
+            x->sink_failed = true;
+            return 0;
+        }
+    }
+    if (n > length - x->sink_len) {
+        x->sink_failed = true;
+        return 0;
+    }
+    memcpy(x->sink_data + x->sink_len, data, n);
+    x->sink_len += n;
+    return n;
+}
+
 static size_t on_write(char *data, size_t size, size_t count, void *user)
 {
     exchange *x = user;
     size_t n = size * count;
+    if (x->sink && x->status == 200 && x->content_length >= 0)
+        return write_to_sink(x, data, n);
     if (x->response_limit && x->response.len + n > x->response_limit) {
         x->over_limit = true;
         return 0;
@@ -299,7 +339,13 @@ static size_t on_header(char *data, size_t size, size_t count, void *user)
 {
     exchange *x = user;
     size_t n = size * count;
-    if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
+    if (n > 9 && strncmp(data, "HTTP/", 5) == 0) {
+        /* A new response (after a 100 Continue, say): forget the previous headers. */
+        const char *space = memchr(data, ' ', n);
+        x->status = space ? strtol(space + 1, NULL, 10) : 0;
+        x->content_length = -1;
+        x->etag[0] = '\0';
+    } else if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
         const char *value = data + 5;
         while (*value == ' ' || *value == '\t')
             value++;
@@ -319,7 +365,8 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 {
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     const exchange *x = user;
-    return !x->ignore_cancel && x->client->config.cancelled && x->client->config.cancelled(x->client->config.cancel_user);
+    /* curl calls this about once a second even while a transfer is stalled. */
+    return !x->ignore_cancel && want_cancel(x->client, x->cancel);
 }
 
 /* The text of <tag>...</tag> in xml into out (entities for & < > " ' decoded). */
@@ -404,6 +451,8 @@ typedef struct s3_request {
     bool head;              /* no body in the response */
     bool error_in_200;      /* CompleteMultipartUpload: a 200 may carry <Error> */
     const char *expect_md5_etag; /* quoted hex MD5 the response ETag must equal, or NULL */
+    const s3_cancel *cancel;
+    const s3_sink *sink;
     bool ignore_cancel;
 } s3_request;
 
@@ -412,6 +461,9 @@ typedef struct s3_response {
     s3_buf body;
     char etag[80];
     long long content_length;
+    uint8_t *sink_data; /* the body when it went to the request's sink */
+    uint64_t sink_len;
+    bool in_sink;
 } s3_response;
 
 static void response_free(s3_response *r)
@@ -432,11 +484,6 @@ static void build_target(const s3_client *client, const char *bucket, const char
     }
     if (key)
         s3_buf_puts(raw_path, key);
-}
-
-static bool want_cancel(const s3_client *client)
-{
-    return client->config.cancelled && client->config.cancelled(client->config.cancel_user);
 }
 
 static double now_seconds(void)
@@ -512,6 +559,8 @@ static int attempt(s3_client *client, CURL *curl, const s3_request *req, s3_resp
     x.response_limit = req->response_limit;
     x.content_length = -1;
     x.client = client;
+    x.cancel = req->cancel;
+    x.sink = req->sink;
     x.ignore_cancel = req->ignore_cancel;
 
     bool ok = s3_sign_headers(&input, &creds, &sig) &&
@@ -601,9 +650,18 @@ static int attempt(s3_client *client, CURL *curl, const s3_request *req, s3_resp
     }
 
     CURLcode code = curl_easy_perform(curl);
-    if (code == CURLE_ABORTED_BY_CALLBACK && want_cancel(client)) {
+    if (code == CURLE_ABORTED_BY_CALLBACK && want_cancel(client, req->cancel)) {
         set_error(err, 0, "Cancelled", "%s: cancelled", target);
         err->cancelled = true;
+        goto done;
+    }
+    if (code == CURLE_WRITE_ERROR && x.sink_failed) {
+        bool no_memory = !x.sink_data;
+        transient = !no_memory; /* more bytes than announced: a broken response */
+        set_error(err, 0, no_memory ? "NoMemory" : "LengthMismatch",
+                  no_memory ? "%s failed: NoMemory: no memory for %lld bytes"
+                            : "%s failed: LengthMismatch: more than the %lld bytes announced",
+                  target, x.content_length);
         goto done;
     }
     if (code == CURLE_WRITE_ERROR && x.over_limit) {
@@ -639,12 +697,16 @@ static int attempt(s3_client *client, CURL *curl, const s3_request *req, s3_resp
         /* The server stored something other than what was sent: send it again. */
         transient = 1;
         set_error(err, (int)status, "ETagMismatch",
-                  "%s: the returned ETag %s is not the MD5 of the data sent (%s)", target,
+                  "%s failed: ETagMismatch: the returned ETag %s is not the MD5 of the data "
+                  "sent (%s)", target,
                   x.etag[0] ? x.etag : "(none)", req->expect_md5_etag);
         goto done;
     }
     res->status = status;
     res->content_length = x.content_length;
+    res->in_sink = x.sink && x.status == 200 && x.content_length >= 0;
+    res->sink_data = x.sink_data;
+    res->sink_len = x.sink_len;
     snprintf(res->etag, sizeof res->etag, "%s", x.etag);
     s3_buf_free(&res->body);
     res->body = x.response;
@@ -684,8 +746,20 @@ static bool perform(s3_client *client, const s3_request *req, s3_response *res, 
     }
     double deadline = now_seconds() + (double)client->config.total_timeout_ms / 1000.0;
     bool ok = false;
+    char target[600];
+    describe_target(req, target, sizeof target);
     for (int n = 1;; n++) {
+        if (!req->ignore_cancel && want_cancel(client, req->cancel)) {
+            set_error(err, 0, "Cancelled", "%s: cancelled", target);
+            err->cancelled = true;
+            break;
+        }
+        double started = now_seconds();
         int transient = attempt(client, curl, req, res, err);
+        client_log(client, 3, "%s: %s %d%s%s in %.3f s (attempt %d)", target,
+                   err->code[0] ? "failed, HTTP" : "HTTP",
+                   err->code[0] ? err->http_status : (int)res->status,
+                   err->code[0] ? " " : "", err->code, now_seconds() - started, n);
         if (!err->code[0]) {
             ok = true;
             break;
@@ -703,7 +777,7 @@ static bool perform(s3_client *client, const s3_request *req, s3_response *res, 
         client_log(client, 1, "%s; attempt %d of %d in %.2f s", err->message, n + 1,
                    client->config.max_attempts, delay);
         sleep_seconds(delay);
-        if (!req->ignore_cancel && want_cancel(client)) {
+        if (!req->ignore_cancel && want_cancel(client, req->cancel)) {
             set_error(err, 0, "Cancelled", "%s: cancelled", req->operation);
             err->cancelled = true;
             break;
@@ -734,47 +808,81 @@ static void quoted_md5(const uint8_t md5[S3_MD5_LEN], char out[35])
     out[34] = '\0';
 }
 
-bool s3_get(s3_client *client, const char *bucket, const char *key, uint64_t max_size,
-            s3_buf *out, s3_object_info *info, s3_error *err)
+/* GetObject into a buffer (sink NULL) or a sink; the length and a plain MD5 ETag are
+ * checked against what arrived. */
+static bool get_object(s3_client *client, const char *bucket, const char *key,
+                       uint64_t max_size, const s3_cancel *cancel, const s3_sink *sink,
+                       s3_buf *out, s3_object_info *info, s3_error *err)
 {
     s3_request req = {.operation = "GetObject", .method = "GET", .bucket = bucket, .key = key,
-                      .response_limit = max_size};
+                      .response_limit = max_size, .cancel = cancel, .sink = sink};
     s3_response res;
     memset(&res, 0, sizeof res);
     if (!perform(client, &req, &res, err)) {
         response_free(&res);
         return false;
     }
+    const uint8_t *data = res.in_sink ? res.sink_data : (const uint8_t *)res.body.data;
+    uint64_t len = res.in_sink ? res.sink_len : res.body.len;
     bool ok = true;
-    if (res.content_length >= 0 && (uint64_t)res.content_length != res.body.len) {
+    if (sink && !res.in_sink) {
+        /* No Content-Length (or an empty object): hand the buffer to the sink. */
+        uint8_t *dest = sink->reserve(sink->user, len);
+        if (dest && len)
+            memcpy(dest, data, (size_t)len);
+        if (!dest) {
+            set_error(err, 0, "NoMemory",
+                      "GetObject s3://%s/%s failed: NoMemory: no memory for %llu bytes", bucket,
+                      key, (unsigned long long)len);
+            ok = false;
+        }
+    }
+    if (ok && res.content_length >= 0 && (uint64_t)res.content_length != len) {
         set_error(err, (int)res.status, "LengthMismatch",
-                  "GetObject s3://%s/%s: received %zu bytes, Content-Length said %lld", bucket,
-                  key, res.body.len, res.content_length);
+                  "GetObject s3://%s/%s failed: LengthMismatch: received %llu bytes, "
+                  "Content-Length said %lld", bucket, key, (unsigned long long)len,
+                  res.content_length);
         ok = false;
     }
     if (ok && is_plain_md5_etag(res.etag)) {
         uint8_t md5[S3_MD5_LEN];
         char expected[35];
-        s3_md5(res.body.data ? res.body.data : "", res.body.len, md5);
+        s3_md5(data ? (const void *)data : "", (size_t)len, md5);
         quoted_md5(md5, expected);
         if (strcmp(expected, res.etag) != 0) {
             set_error(err, (int)res.status, "ETagMismatch",
-                      "GetObject s3://%s/%s: the data's MD5 %s does not match the ETag %s",
+                      "GetObject s3://%s/%s failed: ETagMismatch: the data's MD5 %s does not "
+                      "match the ETag %s",
                       bucket, key, expected, res.etag);
             ok = false;
         }
     }
     if (ok) {
         if (info) {
-            info->size = res.body.len;
+            info->size = len;
             snprintf(info->etag, sizeof info->etag, "%s", res.etag);
         }
-        s3_buf_free(out);
-        *out = res.body;
-        s3_buf_init(&res.body);
+        if (out) {
+            s3_buf_free(out);
+            *out = res.body;
+            s3_buf_init(&res.body);
+        }
     }
     response_free(&res);
     return ok;
+}
+
+bool s3_get(s3_client *client, const char *bucket, const char *key, uint64_t max_size,
+            const s3_cancel *cancel, s3_buf *out, s3_object_info *info, s3_error *err)
+{
+    return get_object(client, bucket, key, max_size, cancel, NULL, out, info, err);
+}
+
+bool s3_get_to(s3_client *client, const char *bucket, const char *key, uint64_t max_size,
+               const s3_cancel *cancel, const s3_sink *sink, s3_object_info *info,
+               s3_error *err)
+{
+    return get_object(client, bucket, key, max_size, cancel, sink, NULL, info, err);
 }
 
 bool s3_head(s3_client *client, const char *bucket, const char *key, s3_object_info *info,
@@ -806,7 +914,7 @@ bool s3_delete(s3_client *client, const char *bucket, const char *key, s3_error 
 
 static bool put_single(s3_client *client, const char *bucket, const char *key,
                        const void *data, uint64_t size, const char *content_type,
-                       s3_object_info *info, s3_error *err)
+                       const s3_cancel *cancel, s3_object_info *info, s3_error *err)
 {
     uint8_t md5[S3_MD5_LEN];
     char md5_b64[32], etag[35];
@@ -815,7 +923,7 @@ static bool put_single(s3_client *client, const char *bucket, const char *key,
     quoted_md5(md5, etag);
     s3_request req = {.operation = "PutObject", .method = "PUT", .bucket = bucket, .key = key,
                       .content_type = content_type, .content_md5 = md5_b64, .body = data,
-                      .body_size = size, .expect_md5_etag = etag};
+                      .body_size = size, .expect_md5_etag = etag, .cancel = cancel};
     s3_response res;
     memset(&res, 0, sizeof res);
     bool ok = perform(client, &req, &res, err);
@@ -827,10 +935,33 @@ static bool put_single(s3_client *client, const char *bucket, const char *key,
     return ok;
 }
 
+/* Where the parts come from: memory, or a file read part by part so that at most one part
+ * per upload thread is in memory. */
+typedef struct part_source {
+    const uint8_t *data; /* NULL: read from fd */
+    int fd;
+} part_source;
+
+/* Reads len bytes at offset of fd into dest; false on a read error or a short file. */
+static bool read_exactly(int fd, uint8_t *dest, uint64_t len, uint64_t offset)
+{
+    uint64_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, dest + done, (size_t)(len - done), (off_t)(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += (uint64_t)n;
+    }
+    return true;
+}
+
 typedef struct multipart {
     s3_client *client;
     const char *bucket, *key, *upload_id;
-    const uint8_t *data;
+    part_source source;
+    const s3_cancel *cancel;
     uint64_t size, part_size;
     uint32_t part_count;
     char (*etags)[80];
@@ -840,9 +971,29 @@ typedef struct multipart {
     s3_error first_error;
 } multipart;
 
+/* Records the first failure; the other threads stop at their next part. */
+static void fail_multipart(multipart *mp, const s3_error *err, uint32_t index)
+{
+    pthread_mutex_lock(&mp->lock);
+    if (!mp->failed) {
+        mp->failed = true;
+        mp->first_error = *err;
+        if (!err->cancelled) {
+            char part_note[64];
+            snprintf(part_note, sizeof part_note, " (part %u of %u)", index + 1,
+                     mp->part_count);
+            size_t used = strlen(mp->first_error.message);
+            snprintf(mp->first_error.message + used, sizeof mp->first_error.message - used,
+                     "%s", part_note);
+        }
+    }
+    pthread_mutex_unlock(&mp->lock);
+}
+
 static void *upload_parts(void *arg)
 {
     multipart *mp = arg;
+    uint8_t *buffer = NULL; /* one part, when reading from a file */
     for (;;) {
         pthread_mutex_lock(&mp->lock);
         bool stop = mp->failed || mp->next_part >= mp->part_count;
@@ -850,54 +1001,60 @@ static void *upload_parts(void *arg)
         pthread_mutex_unlock(&mp->lock);
         if (stop)
             break;
-        if (want_cancel(mp->client)) {
-            pthread_mutex_lock(&mp->lock);
-            if (!mp->failed) {
-                mp->failed = true;
-                set_error(&mp->first_error, 0, "Cancelled", "UploadPart s3://%s/%s: cancelled",
-                          mp->bucket, mp->key);
-                mp->first_error.cancelled = true;
-            }
-            pthread_mutex_unlock(&mp->lock);
+        s3_error err;
+        memset(&err, 0, sizeof err);
+        if (want_cancel(mp->client, mp->cancel)) {
+            set_error(&err, 0, "Cancelled", "UploadPart s3://%s/%s: cancelled", mp->bucket,
+                      mp->key);
+            err.cancelled = true;
+            fail_multipart(mp, &err, index);
             break;
         }
         uint64_t offset = (uint64_t)index * mp->part_size;
         uint64_t len = mp->size - offset < mp->part_size ? mp->size - offset : mp->part_size;
+        const uint8_t *part = mp->source.data ? mp->source.data + offset : NULL;
+        if (!part) {
+            if (!buffer)
+                buffer = malloc((size_t)mp->part_size);
+            if (!buffer) {
+                set_error(&err, 0, "NoMemory", "UploadPart s3://%s/%s: out of memory for a part",
+                          mp->bucket, mp->key);
+                fail_multipart(mp, &err, index);
+                break;
+            }
+            if (!read_exactly(mp->source.fd, buffer, len, offset)) {
+                set_error(&err, 0, "LocalReadError",
+                          "UploadPart s3://%s/%s: cannot read the spooled data: %s", mp->bucket,
+                          mp->key, errno ? strerror(errno) : "file shorter than expected");
+                fail_multipart(mp, &err, index);
+                break;
+            }
+            part = buffer;
+        }
         char part_number[16];
         snprintf(part_number, sizeof part_number, "%u", index + 1);
         const s3_kv query[] = {{"partNumber", part_number}, {"uploadId", mp->upload_id}};
         uint8_t md5[S3_MD5_LEN];
         char md5_b64[32], etag[35];
-        s3_md5(mp->data + offset, (size_t)len, md5);
+        s3_md5(part, (size_t)len, md5);
         s3_base64(md5, sizeof md5, md5_b64);
         quoted_md5(md5, etag);
         s3_request req = {.operation = "UploadPart", .method = "PUT", .bucket = mp->bucket,
                           .key = mp->key, .query = query, .query_count = 2,
-                          .content_md5 = md5_b64, .body = mp->data + offset, .body_size = len,
-                          .expect_md5_etag = etag};
+                          .content_md5 = md5_b64, .body = part, .body_size = len,
+                          .expect_md5_etag = etag, .cancel = mp->cancel};
         s3_response res;
         memset(&res, 0, sizeof res);
-        s3_error err;
         bool ok = perform(mp->client, &req, &res, &err);
         if (ok)
             snprintf(mp->etags[index], sizeof mp->etags[index], "%s", res.etag);
         response_free(&res);
         if (!ok) {
-            pthread_mutex_lock(&mp->lock);
-            if (!mp->failed) {
-                mp->failed = true;
-                mp->first_error = err;
-                char part_note[64];
-                snprintf(part_note, sizeof part_note, " (part %u of %u)", index + 1,
-                         mp->part_count);
-                size_t used = strlen(mp->first_error.message);
-                snprintf(mp->first_error.message + used, sizeof mp->first_error.message - used,
-                         "%s", part_note);
-            }
-            pthread_mutex_unlock(&mp->lock);
+            fail_multipart(mp, &err, index);
             break;
         }
     }
+    free(buffer);
     return NULL;
 }
 
@@ -912,15 +1069,47 @@ static void abort_multipart(s3_client *client, const char *bucket, const char *k
     s3_response res;
     memset(&res, 0, sizeof res);
     s3_error err;
-    if (!perform(client, &req, &res, &err))
+    if (perform(client, &req, &res, &err))
+        client_log(client, 2, "AbortMultipartUpload s3://%s/%s: the incomplete upload was "
+                              "removed", bucket, key);
+    else
         client_log(client, 0, "%s (the incomplete upload stays until the bucket's lifecycle "
                               "rule removes it)", err.message);
     response_free(&res);
 }
 
+static bool complete_multipart(s3_client *client, const multipart *mp, s3_object_info *info,
+                               s3_error *err)
+{
+    s3_buf body;
+    s3_buf_init(&body);
+    s3_buf_puts(&body, "<CompleteMultipartUpload>");
+    for (uint32_t i = 0; i < mp->part_count; i++)
+        s3_buf_printf(&body, "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
+                      mp->etags[i]);
+    s3_buf_puts(&body, "</CompleteMultipartUpload>");
+    const s3_kv query[] = {{"uploadId", mp->upload_id}};
+    /* A job cancelled now must still leave nothing: the cancel hook stays on. */
+    s3_request complete = {.operation = "CompleteMultipartUpload", .method = "POST",
+                           .bucket = mp->bucket, .key = mp->key, .query = query,
+                           .query_count = 1, .content_type = "application/xml",
+                           .body = (const uint8_t *)s3_buf_str(&body), .body_size = body.len,
+                           .error_in_200 = true, .cancel = mp->cancel};
+    s3_response res;
+    memset(&res, 0, sizeof res);
+    bool ok = s3_buf_ok(&body) && perform(client, &complete, &res, err);
+    if (ok && info) {
+        info->size = mp->size;
+        xml_value(s3_buf_str(&res.body), "ETag", info->etag, sizeof info->etag);
+    }
+    response_free(&res);
+    s3_buf_free(&body);
+    return ok;
+}
+
 static bool put_multipart(s3_client *client, const char *bucket, const char *key,
-                          const void *data, uint64_t size, const char *content_type,
-                          s3_object_info *info, s3_error *err)
+                          part_source source, uint64_t size, const char *content_type,
+                          const s3_cancel *cancel, s3_object_info *info, s3_error *err)
 {
     uint64_t part_size = client->config.part_size;
     /* Keep one fixed part size (R2 requires it); grow it only past 10,000 parts. */
@@ -931,7 +1120,7 @@ static bool put_multipart(s3_client *client, const char *bucket, const char *key
     const s3_kv create_query[] = {{"uploads", NULL}};
     s3_request create = {.operation = "CreateMultipartUpload", .method = "POST",
                          .bucket = bucket, .key = key, .query = create_query, .query_count = 1,
-                         .content_type = content_type};
+                         .content_type = content_type, .cancel = cancel};
     s3_response res;
     memset(&res, 0, sizeof res);
     if (!perform(client, &create, &res, err)) {
@@ -954,7 +1143,8 @@ static bool put_multipart(s3_client *client, const char *bucket, const char *key
     mp.bucket = bucket;
     mp.key = key;
     mp.upload_id = upload_id;
-    mp.data = data;
+    mp.source = source;
+    mp.cancel = cancel;
     mp.size = size;
     mp.part_size = part_size;
     mp.part_count = part_count;
@@ -984,29 +1174,8 @@ static bool put_multipart(s3_client *client, const char *bucket, const char *key
     ok = !mp.failed;
     if (!ok)
         *err = mp.first_error;
-    if (ok) {
-        s3_buf body;
-        s3_buf_init(&body);
-        s3_buf_puts(&body, "<CompleteMultipartUpload>");
-        for (uint32_t i = 0; i < part_count; i++)
-            s3_buf_printf(&body, "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>",
-                          i + 1, mp.etags[i]);
-        s3_buf_puts(&body, "</CompleteMultipartUpload>");
-        const s3_kv query[] = {{"uploadId", upload_id}};
-        s3_request complete = {.operation = "CompleteMultipartUpload", .method = "POST",
-                               .bucket = bucket, .key = key, .query = query, .query_count = 1,
-                               .content_type = "application/xml",
-                               .body = (const uint8_t *)s3_buf_str(&body),
-                               .body_size = body.len, .error_in_200 = true};
-        memset(&res, 0, sizeof res);
-        ok = s3_buf_ok(&body) && perform(client, &complete, &res, err);
-        if (ok && info) {
-            info->size = size;
-            xml_value(s3_buf_str(&res.body), "ETag", info->etag, sizeof info->etag);
-        }
-        response_free(&res);
-        s3_buf_free(&body);
-    }
+    else
+        ok = complete_multipart(client, &mp, info, err);
     free(mp.etags);
     if (!ok)
         abort_multipart(client, bucket, key, upload_id);
@@ -1014,11 +1183,38 @@ static bool put_multipart(s3_client *client, const char *bucket, const char *key
 }
 
 bool s3_put(s3_client *client, const char *bucket, const char *key, const void *data,
-            uint64_t size, const char *content_type, s3_object_info *info, s3_error *err)
+            uint64_t size, const char *content_type, const s3_cancel *cancel,
+            s3_object_info *info, s3_error *err)
 {
     if (size > client->config.multipart_threshold)
-        return put_multipart(client, bucket, key, data, size, content_type, info, err);
-    return put_single(client, bucket, key, data, size, content_type, info, err);
+        return put_multipart(client, bucket, key, (part_source){.data = data, .fd = -1}, size,
+                             content_type, cancel, info, err);
+    return put_single(client, bucket, key, data, size, content_type, cancel, info, err);
+}
+
+bool s3_put_file(s3_client *client, const char *bucket, const char *key, int fd,
+                 uint64_t size, const char *content_type, const s3_cancel *cancel,
+                 s3_object_info *info, s3_error *err)
+{
+    memset(err, 0, sizeof *err);
+    if (size > client->config.multipart_threshold)
+        return put_multipart(client, bucket, key, (part_source){.data = NULL, .fd = fd}, size,
+                             content_type, cancel, info, err);
+    /* At most the threshold: one request from memory. */
+    uint8_t *data = malloc(size ? (size_t)size : 1);
+    if (!data) {
+        set_error(err, 0, "NoMemory", "PutObject s3://%s/%s: out of memory", bucket, key);
+        return false;
+    }
+    bool ok = read_exactly(fd, data, size, 0);
+    if (!ok)
+        set_error(err, 0, "LocalReadError",
+                  "PutObject s3://%s/%s: cannot read the spooled data: %s", bucket, key,
+                  errno ? strerror(errno) : "file shorter than expected");
+    else
+        ok = put_single(client, bucket, key, data, size, content_type, cancel, info, err);
+    free(data);
+    return ok;
 }
 
 bool s3_presign_url(s3_client *client, const char *method, const char *bucket,
@@ -1067,8 +1263,8 @@ static void url_without_query(const char *url, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(len < cap ? len : cap - 1), url);
 }
 
-bool s3_get_url(s3_client *client, const char *url, uint64_t max_size, s3_buf *out,
-                s3_error *err)
+bool s3_get_url(s3_client *client, const char *url, uint64_t max_size,
+                const s3_cancel *cancel, s3_buf *out, s3_error *err)
 {
     memset(err, 0, sizeof *err);
     /* The query holds the presigned signature: messages show the URL without it. */
@@ -1082,12 +1278,18 @@ bool s3_get_url(s3_client *client, const char *url, uint64_t max_size, s3_buf *o
     bool ok = false;
     double deadline = now_seconds() + (double)client->config.total_timeout_ms / 1000.0;
     for (int n = 1; !ok; n++) {
+        if (want_cancel(client, cancel)) {
+            set_error(err, 0, "Cancelled", "GET %s: cancelled", shown);
+            err->cancelled = true;
+            break;
+        }
         exchange x;
         memset(&x, 0, sizeof x);
         s3_buf_init(&x.response);
         x.response_limit = max_size;
         x.content_length = -1;
         x.client = client;
+        x.cancel = cancel;
         curl_easy_reset(curl);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

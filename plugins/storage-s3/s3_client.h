@@ -51,6 +51,13 @@ typedef struct s3_error {
 
 typedef struct s3_client s3_client;
 
+/* A per-call cancellation hook (a job's), polled during transfers, between attempts and
+ * between parts; nonzero cancels. A cancelled multipart upload is aborted. NULL: none. */
+typedef struct s3_cancel {
+    int (*cancelled)(void *user);
+    void *user;
+} s3_cancel;
+
 /* Copies the configuration. NULL with err filled when it is unusable. */
 s3_client *s3_client_new(const s3_client_config *config, s3_error *err);
 void s3_client_free(s3_client *client);
@@ -62,20 +69,40 @@ typedef struct s3_object_info {
 
 /* Read a whole object (at most max_size bytes) into out. */
 bool s3_get(s3_client *client, const char *bucket, const char *key, uint64_t max_size,
-            s3_buf *out, s3_object_info *info, s3_error *err);
+            const s3_cancel *cancel, s3_buf *out, s3_object_info *info, s3_error *err);
+/* Where s3_get_to puts an object: straight into memory the sink hands out once the length
+ * is known, so that a large object is not held twice (a buffer, then the caller's copy). */
+typedef struct s3_sink {
+    /* Memory for exactly size bytes, or NULL when out of memory. Called once per attempt
+     * (again after a retried one: the caller may reuse or replace the earlier memory). */
+    uint8_t *(*reserve)(void *user, uint64_t size);
+    void *user;
+} s3_sink;
+
+/* As s3_get, into the memory of the sink's last reserve call; info->size bytes. */
+bool s3_get_to(s3_client *client, const char *bucket, const char *key, uint64_t max_size,
+               const s3_cancel *cancel, const s3_sink *sink, s3_object_info *info,
+               s3_error *err);
 bool s3_head(s3_client *client, const char *bucket, const char *key, s3_object_info *info,
              s3_error *err);
 /* Single PUT up to the multipart threshold, multipart above it; nothing is visible
  * unless everything succeeded. */
 bool s3_put(s3_client *client, const char *bucket, const char *key, const void *data,
-            uint64_t size, const char *content_type, s3_object_info *info, s3_error *err);
+            uint64_t size, const char *content_type, const s3_cancel *cancel,
+            s3_object_info *info, s3_error *err);
+/* As s3_put with the body in the first size bytes of the file fd (read with pread, so the
+ * file offset is left alone). Memory stays bounded: at most upload_threads parts are held
+ * at once, whatever the size. */
+bool s3_put_file(s3_client *client, const char *bucket, const char *key, int fd,
+                 uint64_t size, const char *content_type, const s3_cancel *cancel,
+                 s3_object_info *info, s3_error *err);
 bool s3_delete(s3_client *client, const char *bucket, const char *key, s3_error *err);
 /* A presigned URL for method ("GET" or "PUT"), valid for expires seconds (1..604800). */
 bool s3_presign_url(s3_client *client, const char *method, const char *bucket,
                     const char *key, long expires, s3_buf *url, s3_error *err);
 /* GET a full URL as is (a presigned https URL), unsigned. */
-bool s3_get_url(s3_client *client, const char *url, uint64_t max_size, s3_buf *out,
-                s3_error *err);
+bool s3_get_url(s3_client *client, const char *url, uint64_t max_size,
+                const s3_cancel *cancel, s3_buf *out, s3_error *err);
 
 /* Parse "s3://bucket/key" into bucket and key (allocated). */
 bool s3_parse_url(const char *url, char **bucket, char **key);

@@ -3,12 +3,17 @@
  * AWS_ENDPOINT_URL) plus S3_TOOL_ADDRESSING (path|virtual), S3_TOOL_RESOLVE (curl resolve
  * pin), S3_TOOL_THRESHOLD, S3_TOOL_PART_SIZE, S3_TOOL_THREADS, S3_TOOL_ATTEMPTS.
  *
- *   put BUCKET KEY FILE | get BUCKET KEY FILE | head BUCKET KEY | delete BUCKET KEY
+ *   put BUCKET KEY FILE (read into memory first) | putfile BUCKET KEY FILE (parts read from
+ *   the file) | get BUCKET KEY FILE | getto BUCKET KEY FILE (into memory sized by the
+ *   response, s3_get_to) | head BUCKET KEY | delete BUCKET KEY
  *   presign GET|PUT BUCKET KEY EXPIRES | geturl URL FILE
  * Errors go to stderr as the client words them; exit status 1. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "s3_client.h"
 
@@ -47,10 +52,22 @@ static bool write_file(const char *path, const s3_buf *data)
     return fclose(f) == 0 && ok;
 }
 
+/* An s3_sink over an s3_buf: exactly size bytes, reused when a retry asks for the same. */
+static uint8_t *reserve_buf(void *user, uint64_t size)
+{
+    s3_buf *buf = user;
+    s3_buf_reset(buf);
+    if (!s3_buf_reserve(buf, (size_t)size))
+        return NULL;
+    buf->len = (size_t)size;
+    buf->data[size] = '\0';
+    return (uint8_t *)buf->data;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: s3_client_tool put|get|head|delete|presign|geturl ...\n");
+        fprintf(stderr, "usage: s3_client_tool put|putfile|get|getto|head|delete|presign|geturl ...\n");
         return 2;
     }
     const char *addressing = getenv("S3_TOOL_ADDRESSING");
@@ -92,12 +109,26 @@ int main(int argc, char **argv)
     if (strcmp(command, "put") == 0 && argc == 5) {
         ok = read_file(argv[4], &data) &&
              s3_put(client, argv[2], argv[3], data.data, data.len, "application/octet-stream",
-                    &info, &err);
+                    NULL, &info, &err);
+        if (ok)
+            printf("etag %s\n", info.etag);
+    } else if (strcmp(command, "putfile") == 0 && argc == 5) {
+        int fd = open(argv[4], O_RDONLY);
+        struct stat st;
+        ok = fd >= 0 && fstat(fd, &st) == 0 &&
+             s3_put_file(client, argv[2], argv[3], fd, (uint64_t)st.st_size,
+                         "application/octet-stream", NULL, &info, &err);
+        if (fd >= 0)
+            close(fd);
         if (ok)
             printf("etag %s\n", info.etag);
     } else if (strcmp(command, "get") == 0 && argc == 5) {
-        ok = s3_get(client, argv[2], argv[3], (uint64_t)1 << 34, &data, &info, &err) &&
+        ok = s3_get(client, argv[2], argv[3], (uint64_t)1 << 34, NULL, &data, &info, &err) &&
              write_file(argv[4], &data);
+    } else if (strcmp(command, "getto") == 0 && argc == 5) {
+        const s3_sink sink = {reserve_buf, &data};
+        ok = s3_get_to(client, argv[2], argv[3], (uint64_t)1 << 34, NULL, &sink, &info, &err) &&
+             info.size == data.len && write_file(argv[4], &data);
     } else if (strcmp(command, "head") == 0 && argc == 4) {
         ok = s3_head(client, argv[2], argv[3], &info, &err);
         if (ok)
@@ -109,7 +140,7 @@ int main(int argc, char **argv)
         if (ok)
             printf("%s\n", s3_buf_str(&data));
     } else if (strcmp(command, "geturl") == 0 && argc == 4) {
-        ok = s3_get_url(client, argv[2], (uint64_t)1 << 34, &data, &err) &&
+        ok = s3_get_url(client, argv[2], (uint64_t)1 << 34, NULL, &data, &err) &&
              write_file(argv[3], &data);
     } else {
         fprintf(stderr, "s3_client_tool: bad arguments\n");

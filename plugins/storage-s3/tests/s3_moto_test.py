@@ -15,7 +15,8 @@ import boto3
 import botocore.config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from moto_server import create_user, set_auth_checks, start_moto  # noqa: E402
+from moto_server import (create_user, echo, note_secret, set_auth_checks,  # noqa: E402
+                         start_moto)
 
 TOOL = sys.argv[1]
 failures = []
@@ -31,6 +32,7 @@ def check(cond, what):
 def tool(args, env, expect_ok=True):
     run = subprocess.run([TOOL] + args, capture_output=True, env=env, timeout=600)
     tool_logs.append(run.stdout.decode(errors="replace") + run.stderr.decode(errors="replace"))
+    echo(tool_logs[-1])
     if expect_ok and run.returncode != 0:
         print("tool failed:", args[0], run.stderr.decode(errors="replace").strip())
     return run
@@ -42,6 +44,7 @@ def main():
     endpoint = f"http://127.0.0.1:{port}"
     try:
         akid, secret = create_user(endpoint)
+        note_secret(secret)
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id=akid, aws_secret_access_key=secret,
                           config=botocore.config.Config(s3={"addressing_style": "path"}))
@@ -95,15 +98,36 @@ def main():
         check(run.returncode == 0, "delete")
         run = tool(["get", "bkt", odd_key, got], env, expect_ok=False)
         err = run.stderr.decode()
-        check(run.returncode == 1 and "NoSuchKey" in err and "GetObject s3://bkt/dir/a b" in err,
-              "missing object: error names operation, bucket, key and NoSuchKey")
+        check(run.returncode == 1 and "NoSuchKey" in err and
+              f"GetObject s3://bkt/{odd_key} failed: HTTP 404 NoSuchKey: " in err,
+              "missing object: error names operation, bucket, key, NoSuchKey and message")
+
+        # A missing bucket, and a user without any policy: AccessDenied.
+        run = tool(["get", "nobucket", "some/key", got], env, expect_ok=False)
+        err = run.stderr.decode()
+        check(run.returncode == 1 and "GetObject s3://nobucket/some/key failed: HTTP 404 "
+              "NoSuchBucket: The specified bucket does not exist" in err,
+              "missing bucket: error names operation, bucket, key, NoSuchBucket and message")
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id=akid, aws_secret_access_key=secret)
+        iam.create_user(UserName="nobody")
+        nobody = iam.create_access_key(UserName="nobody")["AccessKey"]
+        note_secret(nobody["SecretAccessKey"])
+        denied = dict(env, AWS_ACCESS_KEY_ID=nobody["AccessKeyId"],
+                      AWS_SECRET_ACCESS_KEY=nobody["SecretAccessKey"])
+        run = tool(["put", "bkt", "denied/x.bin", small], denied, expect_ok=False)
+        err = run.stderr.decode()
+        check(run.returncode == 1 and "PutObject s3://bkt/denied/x.bin failed: HTTP 403 "
+              "AccessDenied: " in err and "denied/x.bin" not in
+              [o["Key"] for o in s3.list_objects_v2(Bucket="bkt").get("Contents", [])],
+              "user without permission: error names operation, object, AccessDenied, message")
 
         # Wrong secret.
         bad = dict(env, AWS_SECRET_ACCESS_KEY=secret[:-4] + "XXXX")
         run = tool(["put", "bkt", "x", small], bad, expect_ok=False)
         err = run.stderr.decode()
-        check(run.returncode == 1 and "SignatureDoesNotMatch" in err and
-              "PutObject s3://bkt/x" in err, "wrong secret -> SignatureDoesNotMatch, named")
+        check(run.returncode == 1 and "PutObject s3://bkt/x failed: HTTP 403 "
+              "SignatureDoesNotMatch: " in err, "wrong secret -> SignatureDoesNotMatch, named")
 
         # Virtual-hosted addressing: bucket in the host, pinned to 127.0.0.1.
         virtual = dict(env, AWS_ENDPOINT_URL=f"http://localhost:{port}",
@@ -114,24 +138,26 @@ def main():
               s3.get_object(Bucket="bkt", Key="virtual/obj.bin")["Body"].read() == body,
               "virtual-hosted put")
 
-        # Multipart (above the 16 MiB threshold, 5 MiB parts) and the 100 MB round trip.
-        for size, name in ((23 << 20, "large.bin"), (100 * 1000 * 1000, "100mb.bin")):
+        # Multipart (above the 16 MiB threshold, 5 MiB parts), from memory and from a file;
+        # the 100 MB round trip is storage_s3_large (label slow).
+        for size, name, command, get in ((23 << 20, "large.bin", "put", "get"),
+                                         ((17 << 20) + 5, "large-file.bin", "putfile", "getto")):
             path = os.path.join(workdir, name)
             with open(path, "wb") as f:
                 f.write(os.urandom(size))
             digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
             start = time.monotonic()
-            run = tool(["put", "bkt", "big/" + name, path], env)
+            run = tool([command, "bkt", "big/" + name, path], env)
             put_s = time.monotonic() - start
             etag = run.stdout.decode()
             start = time.monotonic()
             back = path + ".back"
-            run2 = tool(["get", "bkt", "big/" + name, back], env)
+            run2 = tool([get, "bkt", "big/" + name, back], env)
             get_s = time.monotonic() - start
             same = run2.returncode == 0 and \
                 hashlib.sha256(open(back, "rb").read()).hexdigest() == digest
             check(run.returncode == 0 and "-" in etag and same,
-                  f"multipart round trip {size} bytes, checksums match "
+                  f"multipart {command}/{get} round trip {size} bytes, checksums match "
                   f"(put {put_s:.2f} s = {size / put_s / 1e6:.1f} MB/s, get {get_s:.2f} s)")
             os.unlink(back)
         uploads = s3.list_multipart_uploads(Bucket="bkt").get("Uploads", [])

@@ -15,7 +15,8 @@ import boto3
 import botocore.config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from moto_server import create_user, set_auth_checks, start_moto  # noqa: E402
+from moto_server import (create_user, echo, note_secret, set_auth_checks,  # noqa: E402
+                         start_moto)
 
 PIPELINE = sys.argv[1]
 SPARKHOST = os.environ["SPARKHOST"]
@@ -30,10 +31,13 @@ def check(cond, what):
 
 
 def sparkhost(args, env):
-    run = subprocess.run([SPARKHOST, "run", PIPELINE] + args, capture_output=True, env=env,
-                         timeout=300)
+    # At debug level for the log test (s3_log_secrets_test.py sets S3_TEST_ECHO).
+    verbose = ["-v", "-v"] if os.environ.get("S3_TEST_ECHO") else []
+    run = subprocess.run([SPARKHOST] + verbose + ["run", PIPELINE] + args, capture_output=True,
+                         env=env, timeout=300)
     out, err = run.stdout.decode(errors="replace"), run.stderr.decode(errors="replace")
     outputs.append(out + err)
+    echo(out + err)
     print(f"sparkhost run {' '.join(args)} -> {run.returncode}\n  stderr: {err.strip()}",
           flush=True)
     return run.returncode, out, err
@@ -49,6 +53,7 @@ def main():
     endpoint = f"http://127.0.0.1:{port}"
     try:
         akid, secret = create_user(endpoint)
+        note_secret(secret)
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id=akid, aws_secret_access_key=secret,
                           config=botocore.config.Config(s3={"addressing_style": "path"}))
@@ -118,6 +123,7 @@ def main():
 
         # A session token moto does not know: refused, and neither secret nor token shown.
         token = "FwoGZXIvYXdzEXAMPLEsessionTOKEN0123456789abcdef"
+        note_secret(token)
         rc, out, err = sparkhost(["--input", "input=s3://bkt/in/voice.wav",
                                   "-o", "s3://bkt/out/token.wav"],
                                  dict(env, AWS_SESSION_TOKEN=token))
