@@ -164,8 +164,9 @@ static spark_status store_job_end(void *instance, void *job_state, const spark_j
         }
     } else if (state->writer) {
         self->storage->abort(state->writer);
-    } else if (outcome == SPARK_OK) {
-        self->log->error(self->host, "the job produced nothing to store");
+    } else if (outcome == SPARK_OK && !job->params->get_boolean(job->params->user, "optional")) {
+        self->log->error(self->host, "the job produced nothing to store (set optional: true "
+                         "where an output may be absent)");
         st = SPARK_E_INVALID_ARGUMENT;
     }
     free(state);
@@ -190,6 +191,10 @@ static const spark_param_desc store_params[] = {
     {.key = "url", .type = SPARK_PARAM_URL,
      .flags = SPARK_PARAM_PER_JOB, .default_value = "{job_id}/{file_name}",
      .doc = "where to write; {job_id}, {file_name} and {ext} are replaced"},
+    {.key = "optional", .type = SPARK_PARAM_BOOLEAN,
+     .flags = SPARK_PARAM_PER_JOB, .default_value = "false",
+     .doc = "a job that produces nothing succeeds and writes nothing (for outputs such as "
+            "subtitles that a job may turn off)"},
 };
 
 static const spark_result_desc store_results[] = {
@@ -204,7 +209,7 @@ const spark_node_desc sp_builtin_store_desc = {
     .version = SPARK_VERSION,
     .description = "Writes a blob through the storage backends, committed when the job succeeds",
     .port_count = 1,
-    .param_count = 1,
+    .param_count = 2,
     .ports = store_ports,
     .params = store_params,
     .result_count = 2,
