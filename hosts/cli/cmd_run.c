@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -153,19 +154,46 @@ static void show_progress(void *user, const char *job_id, double fraction, const
     st->shown = true;
 }
 
+/* Ctrl-C and SIGTERM cancel the job. The handler only writes a byte to a pipe that a watcher
+ * thread reads: libraries (OpenBLAS) start threads before main, so blocking the signals in
+ * every thread and waiting for them with sigwait cannot be arranged. */
+enum { WATCH_CANCEL = 'c', WATCH_QUIT = 'q' };
+static int signal_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char byte = WATCH_CANCEL;
+    ssize_t ignored = write(signal_pipe[1], &byte, 1);
+    (void)ignored;
+    errno = saved;
+}
+
+static bool install_stop_signals(void)
+{
+    if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC) != 0)
+        return false;
+    struct sigaction action = {.sa_handler = on_stop_signal};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(SIGINT, &action, NULL) == 0 && sigaction(SIGTERM, &action, NULL) == 0;
+}
+
 typedef struct signal_watch {
-    sigset_t set;
     spark_job_handle *job;
     pthread_t thread;
 } signal_watch;
 
-/* Waits for Ctrl-C or SIGTERM and cancels the job; SIGUSR1 means the job is over. */
 static void *watch_signals(void *arg)
 {
     signal_watch *w = arg;
-    int sig = 0;
-    while (sigwait(&w->set, &sig) == 0) {
-        if (sig == SIGUSR1)
+    char byte;
+    for (;;) {
+        ssize_t n = read(signal_pipe[0], &byte, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || byte == WATCH_QUIT)
             break;
         fprintf(stderr, "\nsparkhost: cancelling the job\n");
         spark_job_cancel(w->job);
@@ -225,15 +253,14 @@ static int run_job(const cli_globals *g, spark_pipeline *p, const run_args *a)
     if (!job)
         return cli_report(error);
     signal_watch watch = {.job = job};
-    sigemptyset(&watch.set);
-    sigaddset(&watch.set, SIGINT);
-    sigaddset(&watch.set, SIGTERM);
-    sigaddset(&watch.set, SIGUSR1);
-    bool watching = pthread_create(&watch.thread, NULL, watch_signals, &watch) == 0;
+    bool watching = install_stop_signals() &&
+                    pthread_create(&watch.thread, NULL, watch_signals, &watch) == 0;
     char *result = NULL;
     int rc = spark_job_wait(job, &result, &error);
     if (watching) {
-        pthread_kill(watch.thread, SIGUSR1);
+        char quit = WATCH_QUIT;
+        ssize_t ignored = write(signal_pipe[1], &quit, 1);
+        (void)ignored;
         pthread_join(watch.thread, NULL);
     }
     if (progress.shown)
@@ -255,14 +282,6 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         free(a.values);
         return EXIT_INTERNAL;
     }
-    /* Signals go to the watcher thread only: block them before any thread starts. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-
     int rc = parse_args(&a, argc, argv);
     if (rc == 0) {
         spark_error *error = NULL;
