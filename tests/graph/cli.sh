@@ -89,5 +89,21 @@ grep -qx 'text: From stdin.Really.' <<<"$out" || bad "stdin: $out"
 expect_rc 2 "$SPARKHOST" "${segment[@]}" --text-file missing.txt
 grep -q "cannot read text file 'missing.txt'" <<<"$err" || bad "missing text file: $err"
 
+# SIGTERM and Ctrl-C cancel the running job: exit 4, a message, and no output file left
+for sig in TERM INT; do
+    mkdir -p "sig$sig"
+    SPARK_TEST_OUT="$PWD/sig$sig" "$SPARKHOST" --plugin-path "$SPARK_TEST_PLUGIN_DIR" run \
+        "$SPARK_SOURCE_DIR/tests/graph/pipelines/cancel.yaml" --input output=out.wav \
+        2>"sig$sig.err" &
+    pid=$!
+    sleep 1
+    kill -$sig $pid
+    wait $pid
+    rc=$?
+    [ $rc -eq 4 ] || bad "SIG$sig: exit $rc, want 4: $(cat "sig$sig.err")"
+    grep -q "cancelling the job" "sig$sig.err" || bad "SIG$sig: no message: $(cat "sig$sig.err")"
+    [ -z "$(ls -A "sig$sig")" ] || bad "SIG$sig left files: $(ls -A "sig$sig")"
+done
+
 [ $fail -eq 0 ] && echo "cli: ok"
 exit $fail
