@@ -11,6 +11,7 @@ struct spark_job_handle {
     pthread_mutex_t lock;
     pthread_cond_t done_cond;
     bool done;
+    bool joined; /* the outcome was handed out; the handle lives until released */
     int rc;
     spark_job_handle *next_queued;
 };
@@ -194,10 +195,13 @@ const char *spark_job_id(const spark_job_handle *h)
     return h ? h->job.id : NULL;
 }
 
-int spark_job_wait(spark_job_handle *h, char **result_json, spark_error **error)
+int spark_job_join(spark_job_handle *h, char **result_json, spark_error **error)
 {
     if (result_json)
         *result_json = NULL;
+    if (h->joined)
+        return sp_fail(error, SPARK_ERROR_INTERNAL, "job %s was already joined", h->job.id);
+    h->joined = true;
     pthread_mutex_lock(&h->lock);
     while (!h->done)
         pthread_cond_wait(&h->done_cond, &h->lock);
@@ -218,6 +222,26 @@ int spark_job_wait(spark_job_handle *h, char **result_json, spark_error **error)
                                                      "job failed"));
         rc = -1;
     }
+    return rc;
+}
+
+void spark_job_release(spark_job_handle *h)
+{
+    if (!h)
+        return;
+    if (!h->joined) {
+        char *ignored = NULL;
+        spark_error *err = NULL;
+        spark_job_join(h, &ignored, &err);
+        free(ignored);
+        spark_error_free(err);
+    }
+    job_handle_free(h);
+}
+
+int spark_job_wait(spark_job_handle *h, char **result_json, spark_error **error)
+{
+    int rc = spark_job_join(h, result_json, error);
     job_handle_free(h);
     return rc;
 }

@@ -256,13 +256,14 @@ static int run_job(const cli_globals *g, spark_pipeline *p, const run_args *a)
     bool watching = install_stop_signals() &&
                     pthread_create(&watch.thread, NULL, watch_signals, &watch) == 0;
     char *result = NULL;
-    int rc = spark_job_wait(job, &result, &error);
+    int rc = spark_job_join(job, &result, &error);
     if (watching) {
         char quit = WATCH_QUIT;
         ssize_t ignored = write(signal_pipe[1], &quit, 1);
         (void)ignored;
         pthread_join(watch.thread, NULL);
     }
+    spark_job_release(job); /* after the watcher, which may still cancel it */
     if (progress.shown)
         fprintf(stderr, "\r\033[K");
     if (rc != 0)

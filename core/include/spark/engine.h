@@ -132,6 +132,11 @@ const char *spark_job_id(const spark_job_handle *job);
 /* Waits for the job and frees the handle. On success *result_json is the job's result
  * (malloc'd JSON object text). Returns 0 or -1. */
 int spark_job_wait(spark_job_handle *job, char **result_json, spark_error **error);
+/* The two halves of spark_job_wait, for hosts that may cancel from another thread: join
+ * waits and gives the outcome (once) but keeps the handle, so a late spark_job_cancel is
+ * harmless; release frees it (joining first if nobody did). */
+int spark_job_join(spark_job_handle *job, char **result_json, spark_error **error);
+void spark_job_release(spark_job_handle *job);
 
 /* submit + wait. */
 int spark_job_run(spark_pipeline *pipeline, const char *request_json,
