@@ -1,4 +1,4 @@
-/* The kernel thread pool: workers wait on a generation counter (spin, then sleep). */
+/* The kernel thread pool: workers claim the pieces of a dispatch (spin, then sleep between). */
 #include "spark/nn/pool.h"
 
 #include <immintrin.h>
@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,36 +21,51 @@ struct nn_pool {
     pthread_mutex_t dispatch_lock; /* one dispatch at a time */
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
-    atomic_uint generation;
     atomic_int sleepers;
     atomic_bool stopping;
-    /* the current dispatch */
+    /* The dispatch number in the high 32 bits, the next unclaimed piece in the low 32. A
+     * worker claims a piece with compare-and-swap, so one that wakes after its dispatch has
+     * ended claims nothing, and the caller waits only for pieces actually claimed, never for
+     * a worker the OS has not scheduled yet. */
+    atomic_uint_least64_t claim;
+    atomic_int pieces_done;
+    /* the current dispatch, written before `claim` publishes it */
     nn_pool_task task;
     void *ctx;
     int n_tasks;
-    atomic_int next_task;
-    atomic_int busy_workers;
 };
 
-static void run_pieces(nn_pool *pool)
+static uint32_t dispatch_of(uint64_t claim)
 {
-    int n = pool->n_tasks;
+    return (uint32_t)(claim >> 32);
+}
+
+/* Claims and runs pieces of dispatch `number` until none is left. */
+static void run_pieces(nn_pool *pool, uint32_t number)
+{
+    uint64_t c = atomic_load_explicit(&pool->claim, memory_order_acquire);
     for (;;) {
-        int i = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
-        if (i >= n)
-            break;
-        pool->task(pool->ctx, i, n);
+        if (dispatch_of(c) != number || (uint32_t)c >= (uint32_t)pool->n_tasks)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&pool->claim, &c, c + 1,
+                                                   memory_order_acq_rel, memory_order_acquire))
+            continue; /* c was reloaded */
+        int piece = (int)(uint32_t)c;
+        pool->task(pool->ctx, piece, pool->n_tasks);
+        atomic_fetch_add_explicit(&pool->pieces_done, 1, memory_order_release);
+        c = atomic_load_explicit(&pool->claim, memory_order_acquire);
     }
 }
 
 static void *worker_main(void *arg)
 {
     nn_pool *pool = arg;
-    unsigned seen = 0; /* the generation at creation: a dispatch may come before this thread runs */
+    uint32_t seen = 0; /* the dispatch number at creation: a dispatch may come before this
+                          thread runs */
     for (;;) {
-        unsigned now = seen;
+        uint32_t now = seen;
         for (int spin = 0; spin < SPIN_ROUNDS; spin++) {
-            now = atomic_load_explicit(&pool->generation, memory_order_acquire);
+            now = dispatch_of(atomic_load_explicit(&pool->claim, memory_order_acquire));
             if (now != seen || atomic_load_explicit(&pool->stopping, memory_order_relaxed))
                 break;
             _mm_pause();
@@ -57,7 +73,8 @@ static void *worker_main(void *arg)
         if (now == seen && !atomic_load(&pool->stopping)) {
             pthread_mutex_lock(&pool->sleep_lock);
             atomic_fetch_add(&pool->sleepers, 1);
-            while ((now = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stopping))
+            while ((now = dispatch_of(atomic_load(&pool->claim))) == seen &&
+                   !atomic_load(&pool->stopping))
                 pthread_cond_wait(&pool->wake, &pool->sleep_lock);
             atomic_fetch_sub(&pool->sleepers, 1);
             pthread_mutex_unlock(&pool->sleep_lock);
@@ -65,8 +82,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&pool->stopping))
             return NULL;
         seen = now;
-        run_pieces(pool);
-        atomic_fetch_sub_explicit(&pool->busy_workers, 1, memory_order_release);
+        run_pieces(pool, now);
     }
 }
 
@@ -144,19 +160,20 @@ void nn_pool_run(nn_pool *pool, nn_pool_task task, void *ctx, int n_tasks)
     pool->task = task;
     pool->ctx = ctx;
     pool->n_tasks = n_tasks;
-    atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool->busy_workers, pool->threads - 1, memory_order_relaxed);
-    /* seq_cst pairs with the sleeper count: a worker either sees the new generation or is
+    atomic_store_explicit(&pool->pieces_done, 0, memory_order_relaxed);
+    uint32_t number = dispatch_of(atomic_load(&pool->claim)) + 1;
+    /* seq_cst pairs with the sleeper count: a worker either sees the new dispatch or is
      * counted as asleep and gets the broadcast. */
-    atomic_fetch_add(&pool->generation, 1);
+    atomic_store(&pool->claim, (uint64_t)number << 32);
     if (atomic_load(&pool->sleepers) > 0) {
         pthread_mutex_lock(&pool->sleep_lock);
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->sleep_lock);
     }
-    run_pieces(pool);
-    for (unsigned spin = 0; atomic_load_explicit(&pool->busy_workers, memory_order_acquire) > 0;
-         spin++) {
+    run_pieces(pool, number);
+    /* every piece is claimed: wait for the ones other threads are still running */
+    for (unsigned spin = 0;
+         atomic_load_explicit(&pool->pieces_done, memory_order_acquire) < n_tasks; spin++) {
         if (spin < SPIN_ROUNDS)
             _mm_pause();
         else
