@@ -1,6 +1,8 @@
 /* Built-in node "org.sparkhost.core.join": concatenates audio pieces in order with a gap of
- * silence between them and short fades at each join, so joins do not click. It streams:
- * a piece is sent as soon as the next one arrives (or the stream ends). */
+ * silence between them and short fades at each join, so joins do not click. A piece is a run
+ * of packets with the same seq (a sentence the vocoder sends in chunks): packets inside a
+ * piece are passed on as they are. It streams: a packet is sent as soon as the next one
+ * arrives (or the stream ends). */
 #include "internal.h"
 
 #include <math.h>
@@ -18,7 +20,7 @@ typedef struct join_job {
     const spark_packet *held; /* the last piece, waiting to learn whether another follows */
     bool held_follows_join;   /* it came after a join: fade it in */
     int64_t timestamp;        /* frames already sent */
-    int64_t seq;
+    int64_t seq;              /* pieces sent: the seq of the output packets */
     double gap_seconds;
     double fade_ms;
 } join_job;
@@ -50,10 +52,11 @@ static spark_status join_job_begin(void *self, const spark_job *job, void **out_
     return SPARK_OK;
 }
 
-/* Sends the held piece: faded as its neighbours need, followed by the gap when another
- * piece comes after it. */
+/* Sends the held packet: faded as its neighbours need, followed by the gap when another
+ * piece comes after it. another_follows: the next packet starts a new piece; piece_ends:
+ * the held packet is the last of its piece. */
 static spark_status send_held(join_node *self, join_job *state, const spark_job *job,
-                              bool another_follows)
+                              bool piece_ends, bool another_follows)
 {
     const spark_audio_data *a = &state->held->data.audio;
     uint64_t gap = another_follows ? (uint64_t)llround(state->gap_seconds * a->rate) : 0;
@@ -77,7 +80,9 @@ static spark_status send_held(join_node *self, join_job *state, const spark_job 
         }
     }
     out->data.audio.timestamp = state->timestamp;
-    out->seq = state->seq++;
+    out->seq = state->seq;
+    if (piece_ends)
+        state->seq++;
     state->timestamp += (int64_t)(a->frames + gap);
     self->alloc->release(state->held);
     state->held = NULL;
@@ -93,7 +98,7 @@ static spark_status join_process(void *instance, void *job_state, const spark_jo
     if (!packet) {
         if (!state->held)
             return SPARK_OK;
-        return send_held(self, state, job, false);
+        return send_held(self, state, job, true, false);
     }
     if (state->held) {
         const spark_audio_data *a = &state->held->data.audio, *b = &packet->data.audio;
@@ -105,10 +110,11 @@ static spark_status join_process(void *instance, void *job_state, const spark_jo
             self->log->error(self->host, msg);
             return SPARK_E_FORMAT_MISMATCH;
         }
-        spark_status st = send_held(self, state, job, true);
+        bool new_piece = packet->seq != state->held->seq;
+        spark_status st = send_held(self, state, job, new_piece, new_piece);
         if (st < 0)
             return st;
-        state->held_follows_join = true;
+        state->held_follows_join = new_piece;
     }
     state->held = self->alloc->retain(packet);
     return SPARK_OK;
@@ -142,9 +148,11 @@ static const spark_node_ops join_ops = {
 
 static const spark_port_desc join_ports[] = {
     {.name = "in", .direction = SPARK_PORT_IN, .kind = SPARK_KIND_AUDIO,
-     .doc = "audio pieces in order (all with the same rate and channels)"},
+     .doc = "audio pieces in order (all with the same rate and channels); consecutive packets "
+            "with the same seq are one piece"},
     {.name = "out", .direction = SPARK_PORT_OUT, .kind = SPARK_KIND_AUDIO,
-     .doc = "the pieces joined, one packet per piece with the gap after it"},
+     .doc = "the pieces joined, packet for packet, the gap after each piece's last packet; "
+            "seq numbers the pieces from 0"},
 };
 
 static const spark_param_desc join_params[] = {

@@ -402,6 +402,9 @@ struct sp_job {
     uint64_t nested_ns;          /* time of calls nested in the current one (emit pumps) */
     spark_progress_fn progress;
     void *progress_user;
+    spark_chunk_fn on_chunk;
+    void *chunk_user;
+    uint64_t first_chunk_ns;     /* when a streaming store got its first piece; 0: none */
     size_t nodes_closed;
     spark_error *error;          /* first failure */
     /* results posted by nodes: node index, name, JSON text */
@@ -422,6 +425,11 @@ char *sp_job_result_json(sp_job *job);
 spark_status sp_job_check(sp_job *job);
 void sp_job_fail(sp_job *job, spark_error *err);
 void sp_storage_abort_writers(sp_job *job);
+/* A streaming store node's piece: noted for timings.first_chunk, then handed to the host's
+ * on_chunk (if any). A refusal by the host fails with SPARK_E_IO and a posted message. */
+spark_status sp_job_deliver_chunk(const spark_job *api, const spark_chunk *chunk);
+/* Whether the job's host takes streamed pieces (on_chunk set). */
+bool sp_job_takes_chunks(const spark_job *api);
 
 /* jobs.c */
 int sp_job_queue_start(spark_pipeline *p);

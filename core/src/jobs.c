@@ -171,6 +171,8 @@ spark_job_handle *spark_job_submit(spark_pipeline *p, const char *request_json,
     if (options) {
         job->progress = options->progress;
         job->progress_user = options->progress_user;
+        job->on_chunk = options->on_chunk;
+        job->chunk_user = options->chunk_user;
     }
     sp_job_queue *q = p->queue;
     pthread_mutex_lock(&q->lock);

@@ -264,7 +264,15 @@ char *sp_expand_env(const char *text, char **error_message)
         }
         char *chunk = sp_strndup(p, (size_t)(start - p));
         char *name = sp_strndup(start + 6, (size_t)(close - start - 6));
+        /* ${env:NAME:-fallback}, as in the shell: the fallback when NAME is unset or empty */
+        char *fallback = name ? strstr(name, ":-") : NULL;
+        if (fallback) {
+            *fallback = 0;
+            fallback += 2;
+        }
         const char *value = name ? getenv(name) : NULL;
+        if ((!value || !*value) && fallback)
+            value = fallback;
         if (!value) {
             *error_message = sp_printf("environment variable %s is not set", name ? name : "");
             free(chunk);

@@ -289,6 +289,30 @@ static spark_status job_post_result(const spark_job *api, const char *name, int3
     return slot ? SPARK_OK : SPARK_E_NO_MEMORY;
 }
 
+spark_status sp_job_deliver_chunk(const spark_job *api, const spark_chunk *chunk)
+{
+    sp_node_job *nj = api->host_data;
+    sp_job *job = nj->job;
+    if (!job->first_chunk_ns)
+        job->first_chunk_ns = sp_monotonic_ns();
+    if (!job->on_chunk)
+        return SPARK_OK;
+    if (job->on_chunk(job->chunk_user, chunk) != 0) {
+        char *msg = sp_printf("the host refused streamed piece %llu (%zu bytes)",
+                              (unsigned long long)chunk->seq, chunk->size);
+        sp_posted_error_set(msg);
+        free(msg);
+        return SPARK_E_IO;
+    }
+    return SPARK_OK;
+}
+
+bool sp_job_takes_chunks(const spark_job *api)
+{
+    const sp_node_job *nj = api->host_data;
+    return nj->job->on_chunk != NULL;
+}
+
 /* The node's parameters with the job's per-job values on top. */
 static int job_params(sp_job *job, size_t node_index, sp_param_set *out)
 {
@@ -534,6 +558,10 @@ char *sp_job_result_json(sp_job *job)
             cJSON_AddNumberToObject(timings, p->nodes[n]->id,
                                     (double)(job->nodes[n].busy_ns / 1000) / 1e6);
         }
+        if (job->first_chunk_ns)
+            cJSON_AddNumberToObject(timings, "first_chunk",
+                                    (double)((job->first_chunk_ns - job->started_ns) / 1000) /
+                                        1e6);
         cJSON_AddNumberToObject(timings, "total",
                                 (double)((sp_monotonic_ns() - job->started_ns) / 1000) / 1e6);
     }

@@ -33,5 +33,7 @@ int cmd_validate(const cli_globals *g, int argc, char **argv);
 int cmd_plugins(const cli_globals *g, int argc, char **argv);
 int cmd_model(const cli_globals *g, int argc, char **argv);
 int cmd_tokenize(const cli_globals *g, int argc, char **argv);
+int cmd_generate(const cli_globals *g, int argc, char **argv);
+int cmd_codec(const cli_globals *g, int argc, char **argv);
 
 #endif

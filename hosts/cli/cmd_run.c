@@ -23,13 +23,19 @@ static const char usage[] =
     "  --text TEXT         set the input 'text'\n"
     "  --text-file FILE    set the input 'text' from a UTF-8 file\n"
     "  -                   set the input 'text' from standard input\n"
-    "  -o, --output FILE   set the input 'output' (where the pipeline writes its result)\n"
-    "  --json              print the result as JSON\n"
+    "  -o, --output FILE   set the input 'output' (where the pipeline writes its result);\n"
+    "                      '-' writes it to standard output, and the result to stderr\n"
+    "  --stream            set the input 'stream': the output is written while the job\n"
+    "                      runs, piece by piece (with -o -: 'run ... --stream -o - | ffplay -')\n"
+    "  --json              print the result as JSON (timings.first_chunk: seconds from the\n"
+    "                      job's start to its first streamed piece)\n"
     "  --timeout SECONDS   stop the job after this long (default: the pipeline's job_timeout)\n"
     "  -h, --help          this help\n"
     "\n"
     "The inputs a pipeline takes are declared in its 'inputs' section. Ctrl-C cancels the\n"
-    "job; a cancelled or failed job leaves no output file behind.\n";
+    "job; a cancelled or failed job leaves no output file behind (what was already streamed\n"
+    "to standard output stays there; the exit status tells the job failed). With -v the\n"
+    "time to the first streamed byte is printed on stderr.\n";
 
 typedef struct run_args {
     const char *pipeline;
@@ -38,6 +44,8 @@ typedef struct run_args {
     size_t count;
     char *owned_text;
     bool json;
+    bool stream;
+    bool to_stdout; /* -o - */
     double timeout;
 } run_args;
 
@@ -112,7 +120,14 @@ static int parse_args(run_args *a, int argc, char **argv)
         } else if ((strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) && next) {
             a->keys[a->count] = strdup("output");
             a->values[a->count++] = next;
+            a->to_stdout = strcmp(next, "-") == 0;
             i++;
+        } else if (strcmp(arg, "--stream") == 0) {
+            if (!a->stream) {
+                a->keys[a->count] = strdup("stream");
+                a->values[a->count++] = "true";
+            }
+            a->stream = true;
         } else if (strcmp(arg, "--json") == 0) {
             a->json = true;
         } else if (strcmp(arg, "--timeout") == 0 && next) {
@@ -201,10 +216,45 @@ static void *watch_signals(void *arg)
     return NULL;
 }
 
-static void print_result(const char *json, bool as_json)
+/* Streamed pieces: those of the object sent to the host (url '-') go to standard output
+ * as they come; the first piece of any stream is timed. */
+typedef struct chunk_sink {
+    struct timespec start;
+    bool verbose;
+    bool seen;
+    bool failed;
+    double first_seconds;
+} chunk_sink;
+
+static int take_chunk(void *user, const spark_chunk *chunk)
+{
+    chunk_sink *sink = user;
+    if (!sink->seen) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        sink->first_seconds = (double)(now.tv_sec - sink->start.tv_sec) +
+                              (double)(now.tv_nsec - sink->start.tv_nsec) / 1e9;
+        sink->seen = true;
+        if (sink->verbose)
+            fprintf(stderr, "sparkhost: first streamed bytes after %.3f s (%s)\n",
+                    sink->first_seconds, chunk->node_id);
+    }
+    if (strcmp(chunk->url, "-") != 0 || chunk->size == 0)
+        return 0;
+    if (fwrite(chunk->bytes, 1, chunk->size, stdout) != chunk->size || fflush(stdout) != 0) {
+        if (!sink->failed)
+            fprintf(stderr, "sparkhost: writing the output to standard output failed: %s\n",
+                    strerror(errno));
+        sink->failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+static void print_result(const char *json, bool as_json, FILE *out)
 {
     if (as_json) {
-        printf("%s\n", json);
+        fprintf(out, "%s\n", json);
         return;
     }
     cJSON *root = cJSON_Parse(json);
@@ -213,17 +263,20 @@ static void print_result(const char *json, bool as_json)
         if (strcmp(item->string, "timings") == 0)
             continue;
         if (cJSON_IsString(item)) {
-            printf("%s: %s\n", item->string, item->valuestring);
+            fprintf(out, "%s: %s\n", item->string, item->valuestring);
         } else {
             char *text = cJSON_PrintUnformatted(item);
-            printf("%s: %s\n", item->string, text ? text : "");
+            fprintf(out, "%s: %s\n", item->string, text ? text : "");
             free(text);
         }
     }
-    const cJSON *total = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "timings"), "total");
+    const cJSON *timings = cJSON_GetObjectItemCaseSensitive(root, "timings");
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(timings, "first_chunk");
+    if (cJSON_IsNumber(first))
+        fprintf(out, "first streamed piece: %.3f s\n", first->valuedouble);
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(timings, "total");
     if (cJSON_IsNumber(total))
-        printf("time: %.3f s\n", total->valuedouble);
+        fprintf(out, "time: %.3f s\n", total->valuedouble);
     cJSON_Delete(root);
 }
 
@@ -233,6 +286,9 @@ static int run_job(const cli_globals *g, spark_pipeline *p, const run_args *a)
     for (size_t i = 0; i < a->count; i++)
         if (strcmp(a->keys[i], "output") == 0 && !spark_pipeline_has_input(p, "output"))
             return cli_usage_error("run", "-o needs a pipeline with an 'output' input");
+    if (a->stream && !spark_pipeline_has_input(p, "stream"))
+        return cli_usage_error("run", "--stream needs a pipeline with a 'stream' input (a store "
+                               "node with stream: true and an encoder that streams)");
     char *request = spark_pipeline_request_from_pairs(p, a->keys, a->values, a->count, &error);
     if (!request)
         return cli_report(error);
@@ -243,10 +299,15 @@ static int run_job(const cli_globals *g, spark_pipeline *p, const run_args *a)
     progress_state progress = {0};
     clock_gettime(CLOCK_MONOTONIC, &progress.start);
     bool show = g->verbosity >= 0 && isatty(STDERR_FILENO);
+    chunk_sink chunks = {.start = progress.start, .verbose = g->verbosity >= 1};
+    if (a->to_stdout)
+        signal(SIGPIPE, SIG_IGN); /* a reader that goes away is an error to report, not death */
     spark_job_options options = {
         .timeout_seconds = a->timeout,
         .progress = show ? show_progress : NULL,
         .progress_user = &progress,
+        .on_chunk = a->stream || a->to_stdout ? take_chunk : NULL,
+        .chunk_user = &chunks,
     };
     spark_job_handle *job = spark_job_submit(p, request, &options, &error);
     free(request);
@@ -268,7 +329,8 @@ static int run_job(const cli_globals *g, spark_pipeline *p, const run_args *a)
         fprintf(stderr, "\r\033[K");
     if (rc != 0)
         return cli_report(error);
-    print_result(result, a->json);
+    /* With -o - standard output carries the audio: the result goes beside it, on stderr. */
+    print_result(result, a->json, a->to_stdout ? stderr : stdout);
     free(result);
     return EXIT_OK;
 }

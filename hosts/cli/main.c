@@ -19,6 +19,10 @@ static const char usage[] =
     "                     make, check or download Spark-TTS model directories\n"
     "  tokenize --model DIR\n"
     "                     text -> token ids (or --decode, or --prompt MODE) as JSON\n"
+    "  generate --model DIR --ids JSON\n"
+    "                     run the LLM alone on prompt ids; prints the generated ids\n"
+    "  codec decode|encode\n"
+    "                     BiCodec codes -> WAV, or a reference recording -> voice codes\n"
     "\n"
     "global options:\n"
     "  --plugin-path DIR  search DIR for plugins first (repeatable)\n"
@@ -84,6 +88,10 @@ int main(int argc, char **argv)
         rc = cmd_model(&g, argc - i, argv + i);
     else if (strcmp(command, "tokenize") == 0)
         rc = cmd_tokenize(&g, argc - i, argv + i);
+    else if (strcmp(command, "generate") == 0)
+        rc = cmd_generate(&g, argc - i, argv + i);
+    else if (strcmp(command, "codec") == 0)
+        rc = cmd_codec(&g, argc - i, argv + i);
     else if (strcmp(command, "help") == 0) {
         fputs(usage, stdout);
         rc = EXIT_OK;

@@ -100,8 +100,15 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+bool job_wants_stream(const spark_pipeline *p, const cJSON *input)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(input, "stream")) &&
+           spark_pipeline_has_input(p, "stream");
+}
+
 void job_exec_run(spark_pipeline *p, const char *job_id, const cJSON *input, job_ctl *ctl,
-                  spark_progress_fn progress, void *progress_user, job_outcome *out)
+                  spark_progress_fn progress, void *progress_user, const job_stream_hook *stream,
+                  job_outcome *out)
 {
     memset(out, 0, sizeof *out);
     double start = now_s();
@@ -116,10 +123,13 @@ void job_exec_run(spark_pipeline *p, const char *job_id, const cJSON *input, job
     }
     char *request = cJSON_PrintUnformatted(input);
     spark_error *error = NULL;
+    out->streamed = stream && stream->on_chunk && job_wants_stream(p, input);
     spark_job_options options = {
         .id = plain_id(job_id) ? job_id : NULL,
         .progress = progress,
         .progress_user = progress_user,
+        .on_chunk = out->streamed ? stream->on_chunk : NULL,
+        .chunk_user = out->streamed ? stream->user : NULL,
     };
     pthread_mutex_lock(&ctl->mu);
     spark_job_handle *h = NULL;

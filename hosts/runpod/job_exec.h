@@ -29,12 +29,25 @@ typedef struct job_outcome {
     cJSON *body;     /* {"output": ...} or {"error": "..."} */
     bool failed;
     bool cancelled;  /* stopped through its job_ctl */
+    bool streamed;   /* the job ran with the stream hook (its pieces went there) */
     double seconds;
 } job_outcome;
 
-/* Runs the job and fills *out (out->body is NULL only when out of memory). */
+/* Where a job's streamed pieces go when its request asks for them. */
+typedef struct job_stream_hook {
+    spark_chunk_fn on_chunk;
+    void *user;
+} job_stream_hook;
+
+/* Whether a request asks for a streamed output: "stream": true, and the pipeline has a
+ * 'stream' input (its store and encoder nodes stream). */
+bool job_wants_stream(const spark_pipeline *p, const cJSON *input);
+
+/* Runs the job and fills *out (out->body is NULL only when out of memory). stream may be
+ * NULL; it is used only when the request asks to stream. */
 void job_exec_run(spark_pipeline *p, const char *job_id, const cJSON *input, job_ctl *ctl,
-                  spark_progress_fn progress, void *progress_user, job_outcome *out);
+                  spark_progress_fn progress, void *progress_user, const job_stream_hook *stream,
+                  job_outcome *out);
 
 /* {"error": "<JSON text of {type, message, node, field}>"}; node and field may be NULL. */
 cJSON *job_error_body(const char *type, const char *message, const char *node,

@@ -85,7 +85,7 @@ int rp_local_test_run(spark_pipeline *pipeline, cJSON *doc)
     job_ctl_init(&ctl);
     job_outcome out;
     job_exec_run(pipeline, job_id, cJSON_GetObjectItemCaseSensitive(doc, "input"), &ctl, NULL,
-                 NULL, &out);
+                 NULL, NULL, &out);
     job_ctl_destroy(&ctl);
     char *text = out.body ? cJSON_PrintUnformatted(out.body) : NULL;
     printf("%s\n", text ? text : "{\"error\":\"out of memory\"}");

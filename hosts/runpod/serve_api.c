@@ -1,6 +1,7 @@
 /* The local development API server. */
 #include "serve_api.h"
 
+#include "chunk_stream.h"
 #include "job_exec.h"
 #include "platform.h"
 #include "rp_log.h"
@@ -28,6 +29,8 @@ typedef struct api_job {
     cJSON *output;  /* when COMPLETED */
     char *error;    /* when FAILED: the error string */
     bool streamed;  /* /stream has handed the output out */
+    bool streaming; /* the request asked to stream: /stream hands out pending items */
+    cJSON *pending; /* stream items not yet handed out by /stream (array) */
     double exec_ms;
     job_ctl ctl;
     pthread_t thread;
@@ -96,18 +99,36 @@ typedef struct run_arg {
     api_job *j;
 } run_arg;
 
+/* A streaming job's items wait in j->pending until /stream hands them out. */
+static int queue_item(void *user, cJSON *item)
+{
+    run_arg *ra = user;
+    pthread_mutex_lock(&ra->s->mu);
+    cJSON_AddItemToArray(ra->j->pending, item);
+    pthread_mutex_unlock(&ra->s->mu);
+    return 0;
+}
+
 static void *run_job(void *arg)
 {
-    api_server *s = ((run_arg *)arg)->s;
-    api_job *j = ((run_arg *)arg)->j;
+    run_arg ra = *(run_arg *)arg;
+    api_server *s = ra.s;
+    api_job *j = ra.j;
     free(arg);
     pthread_mutex_lock(&s->mu);
     if (j->status == ST_QUEUED)
         j->status = ST_RUNNING;
     pthread_mutex_unlock(&s->mu);
     job_outcome out;
-    job_exec_run(s->pipeline, j->id, j->input, &j->ctl, NULL, NULL, &out);
+    rp_chunk_stream cs = {.sink = queue_item, .user = &ra};
+    job_stream_hook hook = {rp_chunk_stream_take, &cs};
+    job_exec_run(s->pipeline, j->id, j->input, &j->ctl, NULL, NULL, j->pending ? &hook : NULL,
+                 &out);
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(out.body, "output");
+    cJSON *last = out.streamed && result ? rp_chunk_stream_result_item(&cs, result) : NULL;
     pthread_mutex_lock(&s->mu);
+    if (last)
+        cJSON_AddItemToArray(j->pending, last);
     j->exec_ms = out.seconds * 1000.0;
     if (j->status != ST_CANCELLED) {
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(out.body, "error");
@@ -196,6 +217,8 @@ static enum MHD_Result start_job(api_server *s, struct MHD_Connection *c, const 
     }
     job_ctl_init(&j->ctl);
     j->input = cJSON_DetachItemFromObjectCaseSensitive(doc, "input");
+    j->streaming = job_wants_stream(s->pipeline, j->input);
+    j->pending = j->streaming ? cJSON_CreateArray() : NULL;
     j->webhook = webhook ? strdup(webhook->valuestring) : NULL;
     cJSON_Delete(doc);
     pthread_mutex_lock(&s->mu);
@@ -238,12 +261,20 @@ static enum MHD_Result job_route(api_server *s, struct MHD_Connection *c, const 
     if (strcmp(route, "status") == 0) {
         r = record(j);
     } else if (strcmp(route, "stream") == 0) {
-        /* The whole output is one chunk, handed out once when the job completes. */
         r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "id", j->id);
         cJSON_AddStringToObject(r, "status", status_names[j->status]);
         cJSON *stream = cJSON_AddArrayToObject(r, "stream");
-        if (j->status == ST_COMPLETED && !j->streamed && j->output) {
+        if (j->pending) {
+            /* A streaming job: the items not handed out yet, {"output": item} each. */
+            cJSON *item;
+            while ((item = cJSON_DetachItemFromArray(j->pending, 0)) != NULL) {
+                cJSON *chunk = cJSON_CreateObject();
+                cJSON_AddItemToObject(chunk, "output", item);
+                cJSON_AddItemToArray(stream, chunk);
+            }
+        } else if (j->status == ST_COMPLETED && !j->streamed && j->output) {
+            /* The whole output is one chunk, handed out once when the job completes. */
             cJSON *chunk = cJSON_CreateObject();
             cJSON_AddItemToObject(chunk, "output", cJSON_Duplicate(j->output, true));
             cJSON_AddItemToArray(stream, chunk);
@@ -393,6 +424,7 @@ int rp_serve_api(spark_pipeline *pipeline, const char *host, unsigned port)
         job_ctl_destroy(&j->ctl);
         cJSON_Delete(j->input);
         cJSON_Delete(j->output);
+        cJSON_Delete(j->pending);
         free(j->error);
         free(j->webhook);
         free(j);

@@ -1,6 +1,7 @@
 /* Threads and bookkeeping of the deployed worker. */
 #include "worker.h"
 
+#include "chunk_stream.h"
 #include "job_exec.h"
 #include "rp_log.h"
 
@@ -121,6 +122,52 @@ static void post_progress(void *user, const char *engine_job_id, double fraction
     rp_post_stream(pc->http, pc->job_id, body);
 }
 
+/* Streamed items of one job: posted to the stream URL in order as {"output": item}. */
+typedef struct stream_ctx {
+    rp_http *http;
+    const char *job_id;
+} stream_ctx;
+
+static int post_item(void *user, cJSON *item)
+{
+    stream_ctx *sc = user;
+    cJSON *body = cJSON_CreateObject();
+    char *text = NULL;
+    if (body) {
+        cJSON_AddItemToObject(body, "output", item);
+        item = NULL;
+        text = cJSON_PrintUnformatted(body);
+    }
+    cJSON_Delete(item);
+    cJSON_Delete(body);
+    bool ok = text && rp_post_stream(sc->http, sc->job_id, text);
+    if (!ok)
+        rp_log(RP_ERROR, sc->job_id, "a streamed piece could not be posted; stopping the job");
+    free(text);
+    return ok ? 0 : -1;
+}
+
+/* A streamed job's final body, as a generator's: the result goes to the stream as its last
+ * item, and job-done gets the stream's aggregate without the audio pieces (which only the
+ * stream can carry under the size limits): {"output": [result item]}. */
+static void finish_streamed(rp_chunk_stream *cs, stream_ctx *sc, job_outcome *out)
+{
+    cJSON *output = cJSON_GetObjectItemCaseSensitive(out->body, "output");
+    if (!output)
+        return; /* an error body stays as it is */
+    cJSON *item = rp_chunk_stream_result_item(cs, output);
+    cJSON *aggregate = cJSON_CreateArray();
+    if (!item || !aggregate) {
+        cJSON_Delete(item);
+        cJSON_Delete(aggregate);
+        return;
+    }
+    cJSON_AddItemToArray(aggregate, cJSON_Duplicate(item, true));
+    if (post_item(sc, item) != 0)
+        rp_log(RP_WARN, sc->job_id, "the result item did not reach the stream");
+    cJSON_ReplaceItemInObjectCaseSensitive(out->body, "output", aggregate);
+}
+
 static void *job_thread(void *arg)
 {
     worker *w = arg;
@@ -149,8 +196,14 @@ static void *job_thread(void *arg)
         job_outcome out;
         progress_ctx pc = {.http = &http, .job_id = j->id, .last_fraction = -1};
         bool stream = w->opt.stream_progress && w->pf->stream_template;
+        stream_ctx sc = {.http = &http, .job_id = j->id};
+        rp_chunk_stream cs = {.sink = post_item, .user = &sc};
+        job_stream_hook hook = {rp_chunk_stream_take, &cs};
         job_exec_run(w->pipeline, j->id, j->input, &j->ctl, stream ? post_progress : NULL, &pc,
-                     &out);
+                     w->pf->stream_template ? &hook : NULL, &out);
+        if (out.streamed && out.body)
+            finish_streamed(&cs, &sc, &out);
+        stream = stream || out.streamed;
         lock(w);
         bool stopped = j->stopped;
         unlock(w);

@@ -3,9 +3,10 @@
  * timing packet per sentence (its segment item, then its word items) plus the WhisperX JSON
  * as a result.
  *
- * Sentence spans: the join node sends one audio packet per sentence, with the sentence's
- * place in the job's stream as its timestamp, so with as many audio packets as sentences
- * each sentence is aligned inside its own packet ("packets"). Otherwise the audio is one
+ * Sentence spans: the join node sends each sentence's audio as packets numbered by the
+ * sentence (seq; several when the vocoder sends chunks), timestamped by their place in the
+ * job's stream, so with audio for as many sentences as there are, each sentence is aligned
+ * inside its own packets ("packets"). Otherwise the audio is one
  * stream and all words are placed in it together ("whole"), sentence ends counting as long
  * pauses. */
 #include "align_node.h"
@@ -121,6 +122,25 @@ static int by_seq(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Audio packets by sentence (seq), and in time order within one sentence (its chunks). */
+static int by_seq_then_time(const void *a, const void *b)
+{
+    const spark_packet *x = *(const spark_packet *const *)a, *y = *(const spark_packet *const *)b;
+    if (x->seq != y->seq)
+        return (x->seq > y->seq) - (x->seq < y->seq);
+    int64_t tx = x->data.audio.timestamp, ty = y->data.audio.timestamp;
+    return (tx > ty) - (tx < ty);
+}
+
+/* The number of sentences in sorted audio: runs of packets with one seq. */
+static size_t audio_pieces(const packet_list *audio)
+{
+    size_t pieces = 0;
+    for (size_t i = 0; i < audio->count; i++)
+        pieces += i == 0 || audio->items[i]->seq != audio->items[i - 1]->seq;
+    return pieces;
+}
+
 /* Audio[first, first+frames) of a packet list laid out by timestamp, mixed to mono.
  * Returns the buffer or NULL when out of memory. */
 static float *mono_of(const spark_packet *const *packets, size_t count, int64_t origin,
@@ -210,16 +230,26 @@ static spark_status align_span(const float *mono, size_t frames, unsigned rate, 
 static spark_status align_packets(align_node *self, align_job *state, const spark_job *job,
                                   sentence_words *s)
 {
+    size_t first = 0;
     for (size_t i = 0; i < state->text.count; i++) {
-        const spark_audio_data *a = &state->audio.items[i]->data.audio;
+        const spark_packet *const *piece = &state->audio.items[first];
+        size_t count = 1;
+        while (first + count < state->audio.count && piece[count]->seq == piece[0]->seq)
+            count++;
+        first += count;
+        const spark_audio_data *a = &piece[0]->data.audio;
         if (a->rate == 0 || a->channels == 0)
             return fail(self, SPARK_E_FORMAT_MISMATCH, "an audio packet has no rate or channels");
-        float *mono = mono_of(&state->audio.items[i], 1, a->timestamp, (size_t)a->frames);
+        const spark_audio_data *last = &piece[count - 1]->data.audio;
+        if (last->rate != a->rate)
+            return fail(self, SPARK_E_FORMAT_MISMATCH, "audio packets of one job have "
+                        "different rates");
+        size_t frames = (size_t)(last->timestamp + (int64_t)last->frames - a->timestamp);
+        float *mono = mono_of(piece, count, a->timestamp, frames);
         if (!mono)
             return SPARK_E_NO_MEMORY;
-        spark_status st = align_span(mono, (size_t)a->frames, a->rate,
-                                     (double)a->timestamp / a->rate, s[i].units, s[i].count,
-                                     state->min_pause, s[i].timing);
+        spark_status st = align_span(mono, frames, a->rate, (double)a->timestamp / a->rate,
+                                     s[i].units, s[i].count, state->min_pause, s[i].timing);
         free(mono);
         if (st < 0)
             return st;
@@ -369,20 +399,22 @@ static spark_status finish(align_node *self, align_job *state, const spark_job *
     if (state->text.count > 1)
         qsort(state->text.items, state->text.count, sizeof *state->text.items, by_seq);
     if (state->audio.count > 1)
-        qsort(state->audio.items, state->audio.count, sizeof *state->audio.items, by_seq);
+        qsort(state->audio.items, state->audio.count, sizeof *state->audio.items,
+              by_seq_then_time);
     if (state->text.count == 0)
         return emit_results(self, job, NULL, 0);
     if (state->audio.count == 0)
         return fail(self, SPARK_E_INVALID_ARGUMENT, "the job has text but no audio to align "
                     "it with");
     spans_mode mode = state->spans;
+    size_t pieces = audio_pieces(&state->audio);
     if (mode == SPANS_AUTO)
-        mode = state->audio.count == state->text.count ? SPANS_PACKETS : SPANS_WHOLE;
-    if (mode == SPANS_PACKETS && state->audio.count != state->text.count) {
-        char message[200];
+        mode = pieces == state->text.count ? SPANS_PACKETS : SPANS_WHOLE;
+    if (mode == SPANS_PACKETS && pieces != state->text.count) {
+        char message[240];
         snprintf(message, sizeof message, "spans is 'packets' but the job has %zu text "
-                 "segment(s) and %zu audio packet(s); each sentence needs its own audio packet "
-                 "(as the join node sends them)", state->text.count, state->audio.count);
+                 "segment(s) and audio for %zu; each sentence needs its own audio packets, "
+                 "numbered by seq (as the join node sends them)", state->text.count, pieces);
         return fail(self, SPARK_E_INVALID_ARGUMENT, message);
     }
     sentence_words *s = NULL;

@@ -9,8 +9,7 @@
 #include "planar_buffer.h"
 #include "sndfile_memory.h"
 
-/* Frames per sf_writef_float call; bounds the interleaved scratch buffer. */
-#define ENCODER_BLOCK_FRAMES 4096u
+#define ENCODER_BLOCK_FRAMES AUDIO_ENCODE_BLOCK_FRAMES
 
 typedef struct file_format_info {
     const char *name;
@@ -26,6 +25,7 @@ static const file_format_info file_formats[] = {
     [AUDIO_FILE_OGG_VORBIS] = { "ogg", "audio/ogg", "audio.ogg", SF_FORMAT_OGG },
     [AUDIO_FILE_OGG_OPUS] = { "opus", "audio/ogg; codecs=opus", "audio.opus", SF_FORMAT_OGG },
     [AUDIO_FILE_MP3] = { "mp3", "audio/mpeg", "audio.mp3", SF_FORMAT_MPEG },
+    [AUDIO_FILE_PCM] = { "pcm", "audio/pcm", "audio.pcm", SF_FORMAT_RAW },
 };
 #define FILE_FORMAT_COUNT (sizeof(file_formats) / sizeof(file_formats[0]))
 
@@ -109,18 +109,20 @@ audio_status audio_encode_check_settings(const audio_encode_settings *settings, 
     case AUDIO_SAMPLE_PCM16:
         return AUDIO_OK; /* the default; lossy formats encode from float regardless */
     case AUDIO_SAMPLE_PCM24:
-        if (settings->format == AUDIO_FILE_WAV || settings->format == AUDIO_FILE_FLAC)
+        if (settings->format == AUDIO_FILE_WAV || settings->format == AUDIO_FILE_FLAC ||
+            settings->format == AUDIO_FILE_PCM)
             return AUDIO_OK;
         audio_message(message, message_capacity,
-                      "sample_format 'pcm24' is only available with format 'wav' or 'flac', "
-                      "not '%s'",
+                      "sample_format 'pcm24' is only available with format 'wav', 'flac' or "
+                      "'pcm', not '%s'",
                       format);
         return AUDIO_ERR_INVALID_ARGUMENT;
     case AUDIO_SAMPLE_FLOAT:
-        if (settings->format == AUDIO_FILE_WAV)
+        if (settings->format == AUDIO_FILE_WAV || settings->format == AUDIO_FILE_PCM)
             return AUDIO_OK;
         audio_message(message, message_capacity,
-                      "sample_format 'float' is only available with format 'wav', not '%s'",
+                      "sample_format 'float' is only available with format 'wav' or 'pcm', "
+                      "not '%s'",
                       format);
         return AUDIO_ERR_INVALID_ARGUMENT;
     }
@@ -184,9 +186,25 @@ audio_status audio_encode_check_stream(const audio_encode_settings *settings, ui
     return AUDIO_OK;
 }
 
-static int sndfile_format_of(const audio_encode_settings *settings)
+void audio_encode_media_type(const audio_encode_settings *settings, uint32_t rate,
+                             uint32_t channels, char *text, size_t capacity)
+{
+    if (settings->format != AUDIO_FILE_PCM) {
+        snprintf(text, capacity, "%s", audio_file_format_media_type(settings->format));
+        return;
+    }
+    const char *layout = settings->sample_format == AUDIO_SAMPLE_FLOAT   ? "f32le"
+                         : settings->sample_format == AUDIO_SAMPLE_PCM24 ? "s24le"
+                                                                         : "s16le";
+    snprintf(text, capacity, "audio/pcm; format=%s; rate=%u; channels=%u", layout, rate,
+             channels);
+}
+
+int audio_encode_sndfile_format(const audio_encode_settings *settings)
 {
     int major = file_formats[settings->format].sndfile_major;
+    if (settings->format == AUDIO_FILE_PCM)
+        major |= SF_ENDIAN_LITTLE; /* raw data says nothing of its byte order: fix it */
     switch (settings->format) {
     case AUDIO_FILE_OGG_VORBIS:
         return major | SF_FORMAT_VORBIS;
@@ -196,6 +214,7 @@ static int sndfile_format_of(const audio_encode_settings *settings)
         return major | SF_FORMAT_MPEG_LAYER_III;
     case AUDIO_FILE_WAV:
     case AUDIO_FILE_FLAC:
+    case AUDIO_FILE_PCM:
         break;
     }
     switch (settings->sample_format) {
@@ -210,11 +229,12 @@ static int sndfile_format_of(const audio_encode_settings *settings)
 }
 
 /* Encoder commands must come before the first write. */
-static audio_status configure_encoder(SNDFILE *handle, const audio_encode_settings *settings,
-                                      char *message, size_t message_capacity)
+audio_status audio_encode_configure_handle(SNDFILE *handle, const audio_encode_settings *settings,
+                                           char *message, size_t message_capacity)
 {
     const char *format = audio_file_format_name(settings->format);
-    int integer_pcm = (settings->format == AUDIO_FILE_WAV || settings->format == AUDIO_FILE_FLAC) &&
+    int integer_pcm = (settings->format == AUDIO_FILE_WAV || settings->format == AUDIO_FILE_FLAC ||
+                       settings->format == AUDIO_FILE_PCM) &&
                       settings->sample_format != AUDIO_SAMPLE_FLOAT;
     if (integer_pcm) {
         /* Without clipping, float samples beyond +-1 wrap around in integer PCM. */
@@ -223,6 +243,7 @@ static audio_status configure_encoder(SNDFILE *handle, const audio_encode_settin
     double quality = settings->quality;
     switch (settings->format) {
     case AUDIO_FILE_WAV:
+    case AUDIO_FILE_PCM:
         return AUDIO_OK;
     case AUDIO_FILE_FLAC:
         /* quality is the compression level: 0 fastest, 1 smallest. */
@@ -252,8 +273,9 @@ static audio_status configure_encoder(SNDFILE *handle, const audio_encode_settin
     return AUDIO_ERR_CODEC;
 }
 
-static audio_status write_frames(SNDFILE *handle, const float *const *planes, uint32_t channels,
-                                 uint64_t frames, char *message, size_t message_capacity)
+audio_status audio_encode_write_frames(SNDFILE *handle, const float *const *planes,
+                                       uint32_t channels, uint64_t frames, char *message,
+                                       size_t message_capacity)
 {
     float *interleaved = malloc((size_t)ENCODER_BLOCK_FRAMES * channels * sizeof(float));
     if (!interleaved) {
@@ -304,7 +326,7 @@ audio_status audio_encode(const audio_encode_settings *settings, const float *co
     memset(&info, 0, sizeof(info));
     info.samplerate = (int)rate;
     info.channels = (int)channels;
-    info.format = sndfile_format_of(settings);
+    info.format = audio_encode_sndfile_format(settings);
     if (!sf_format_check(&info)) {
         audio_message(message, message_capacity,
                       "libsndfile cannot write %s (%s) at %u Hz with %u channel(s)", format,
@@ -321,9 +343,9 @@ audio_status audio_encode(const audio_encode_settings *settings, const float *co
                       channels, reason);
         return AUDIO_ERR_UNSUPPORTED;
     }
-    status = configure_encoder(handle, settings, message, message_capacity);
+    status = audio_encode_configure_handle(handle, settings, message, message_capacity);
     if (status == AUDIO_OK)
-        status = write_frames(handle, planes, channels, frames, message, message_capacity);
+        status = audio_encode_write_frames(handle, planes, channels, frames, message, message_capacity);
     /* sf_close finishes the file (headers, last pages, LAME tag) and reports a failure. */
     int close_error = sf_close(handle);
     if (status == AUDIO_OK && file.out_of_memory) {

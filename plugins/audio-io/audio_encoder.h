@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sndfile.h>
+
 #include "audio_status.h"
 
 typedef enum audio_file_format {
@@ -13,7 +15,8 @@ typedef enum audio_file_format {
     AUDIO_FILE_FLAC = 1,
     AUDIO_FILE_OGG_VORBIS = 2, /* "ogg" */
     AUDIO_FILE_OGG_OPUS = 3,   /* "opus" */
-    AUDIO_FILE_MP3 = 4
+    AUDIO_FILE_MP3 = 4,
+    AUDIO_FILE_PCM = 5         /* headerless little-endian samples: s16le, s24le, f32le */
 } audio_file_format;
 
 typedef enum audio_sample_format {
@@ -28,11 +31,35 @@ typedef struct audio_encode_settings {
     double quality; /* 0..1: VBR quality for ogg/opus/mp3, compression level for FLAC */
 } audio_encode_settings;
 
-/* Names as used in parameters: "wav" "flac" "ogg" "opus" "mp3". Return 0 when unknown. */
+/* Names as used in parameters: "wav" "flac" "ogg" "opus" "mp3" "pcm". Return 0 when
+ * unknown. */
 int audio_file_format_from_name(const char *name, audio_file_format *out_format);
 const char *audio_file_format_name(audio_file_format format);
 const char *audio_file_format_media_type(audio_file_format format);
 const char *audio_file_format_file_name(audio_file_format format); /* "audio.wav" ... */
+
+/* The media type of an encoded file. For pcm it spells out the sample layout, e.g.
+ * "audio/pcm; format=s16le; rate=16000; channels=1" (there is no header to say it). */
+void audio_encode_media_type(const audio_encode_settings *settings, uint32_t rate,
+                             uint32_t channels, char *text, size_t capacity);
+
+/* libsndfile's format code for the settings (major, subtype, endianness). */
+int audio_encode_sndfile_format(const audio_encode_settings *settings);
+
+/* Sets the encoder's options (clipping, quality) on a handle opened for writing; before the
+ * first write. */
+audio_status audio_encode_configure_handle(SNDFILE *handle, const audio_encode_settings *settings,
+                                           char *message, size_t message_capacity);
+
+/* Frames per sf_writef_float call; bounds the interleaved scratch buffer. The Vorbis
+ * encoder's output depends on how its input is cut, so a streamed Vorbis file is fed in
+ * blocks of this size too. */
+#define AUDIO_ENCODE_BLOCK_FRAMES 4096u
+
+/* Interleaves planes[channels][frames] in blocks and writes them to the handle. */
+audio_status audio_encode_write_frames(SNDFILE *handle, const float *const *planes,
+                                       uint32_t channels, uint64_t frames, char *message,
+                                       size_t message_capacity);
 
 /* "pcm16" "pcm24" "float". Return 0 when unknown. */
 int audio_sample_format_from_name(const char *name, audio_sample_format *out_format);

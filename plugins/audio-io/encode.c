@@ -1,10 +1,13 @@
 /* org.sparkhost.audio.encode: collects the job's AUDIO, and at the end of the stream encodes
- * it once into a file and emits it as one BLOB, with results describing it. */
+ * it once into a file and emits it as one BLOB, with results describing it. With `stream`
+ * set for the job it emits the file as it goes instead: the header, then the bytes each
+ * audio packet completes, then the encoder's last bytes (pieces of one file, in order). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audio_encoder.h"
+#include "audio_stream_encoder.h"
 #include "node_support.h"
 #include "nodes.h"
 
@@ -18,9 +21,13 @@ typedef struct encode_node {
 
 typedef struct encode_job {
     audio_encode_settings settings;
-    planar_buffer audio; /* everything received, in arrival order */
+    int stream;                     /* emit the file piece by piece */
+    audio_stream_encoder *streamer; /* stream mode, from the first packet */
+    planar_buffer audio; /* everything received, in arrival order (not in stream mode) */
+    uint64_t frames;     /* received so far */
     uint32_t rate;       /* 0 until the first packet */
     uint32_t channels;
+    char media_type[128];
 } encode_job;
 
 static spark_status encode_create(const spark_host *host, const char *node_id, void **out_self)
@@ -43,7 +50,7 @@ static spark_status read_format(const node_services *services, const spark_param
     const char *format = node_param_string(params, ENCODE_PARAM_FORMAT,
                                            audio_file_format_name(settings->format));
     if (!audio_file_format_from_name(format, &settings->format)) {
-        node_post_error(services, "format must be wav, flac, ogg, opus or mp3, not '%s'",
+        node_post_error(services, "format must be wav, flac, ogg, opus, mp3 or pcm, not '%s'",
                         format);
         return SPARK_E_INVALID_ARGUMENT;
     }
@@ -112,12 +119,23 @@ static spark_status encode_job_begin(void *self, const spark_job *job, void **ou
         status = check_settings(&node->services, &settings);
     if (status != SPARK_OK)
         return status;
+    const int stream = job->params->has(job->params->user, ENCODE_PARAM_STREAM) &&
+                       job->params->get_boolean(job->params->user, ENCODE_PARAM_STREAM);
+    if (stream) {
+        char reason[NODE_MESSAGE_CAPACITY];
+        audio_status checked = audio_stream_check_settings(&settings, reason, sizeof(reason));
+        if (checked != AUDIO_OK) {
+            node_post_error(&node->services, "%s", reason);
+            return node_status_from_audio(checked);
+        }
+    }
     encode_job *state = calloc(1, sizeof(*state));
     if (!state) {
         node_post_error(&node->services, "out of memory");
         return SPARK_E_NO_MEMORY;
     }
     state->settings = settings;
+    state->stream = stream;
     *out_job_state = state;
     return SPARK_OK;
 }
@@ -133,16 +151,63 @@ static spark_status start_stream(encode_node *node, encode_job *state, uint32_t 
         node_post_error(&node->services, "%s", reason);
         return node_status_from_audio(checked);
     }
-    if (planar_buffer_init(&state->audio, channels) != AUDIO_OK) {
+    if (state->stream) {
+        checked = audio_stream_encoder_open(&state->settings, rate, channels, &state->streamer,
+                                            reason, sizeof(reason));
+        if (checked != AUDIO_OK) {
+            node_post_error(&node->services, "%s", reason);
+            return node_status_from_audio(checked);
+        }
+    } else if (planar_buffer_init(&state->audio, channels) != AUDIO_OK) {
         node_post_error(&node->services, "out of memory");
         return SPARK_E_NO_MEMORY;
     }
     state->rate = rate;
     state->channels = channels;
+    audio_encode_media_type(&state->settings, rate, channels, state->media_type,
+                            sizeof(state->media_type));
     return SPARK_OK;
 }
 
-static spark_status collect(encode_node *node, encode_job *state, const spark_packet *packet)
+/* Emits bytes[size] (taking them) as one BLOB of the job's file. */
+static spark_status emit_bytes(encode_node *node, encode_job *state, const spark_job *job,
+                               uint8_t *bytes, size_t size)
+{
+    const audio_file_format format = state->settings.format;
+    spark_packet *blob = node->services.alloc->blob(node->services.host, (uint64_t)size,
+                                                    state->media_type,
+                                                    audio_file_format_file_name(format));
+    if (!blob) {
+        free(bytes);
+        node_post_error(&node->services, "out of memory for a blob of %zu bytes", size);
+        return SPARK_E_NO_MEMORY;
+    }
+    if (blob->data.blob.size != (uint64_t)size || (size && !blob->data.blob.bytes)) {
+        free(bytes);
+        node->services.alloc->release(blob);
+        node_post_error(&node->services, "the host made a blob of the wrong size");
+        return SPARK_E_INTERNAL;
+    }
+    if (size)
+        memcpy(blob->data.blob.bytes, bytes, size);
+    free(bytes);
+    return job->emit(job, AUDIO_IO_PORT_OUT, blob);
+}
+
+/* Stream mode: emit what the encoder has made final since the last piece. */
+static spark_status emit_ready(encode_node *node, encode_job *state, const spark_job *job)
+{
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (audio_stream_encoder_take(state->streamer, &bytes, &size) != AUDIO_OK) {
+        node_post_error(&node->services, "out of memory taking encoded bytes");
+        return SPARK_E_NO_MEMORY;
+    }
+    return size ? emit_bytes(node, state, job, bytes, size) : SPARK_OK;
+}
+
+static spark_status collect(encode_node *node, encode_job *state, const spark_job *job,
+                            const spark_packet *packet)
 {
     if (packet->kind != SPARK_KIND_AUDIO) {
         node_post_error(&node->services, "port 'in' takes audio packets, got kind %d",
@@ -157,6 +222,8 @@ static spark_status collect(encode_node *node, encode_job *state, const spark_pa
     }
     if (state->rate == 0) {
         spark_status status = start_stream(node, state, audio->rate, audio->channels);
+        if (status == SPARK_OK && state->stream)
+            status = emit_ready(node, state, job); /* the header goes out on its own */
         if (status != SPARK_OK)
             return status;
     } else if (audio->rate != state->rate || audio->channels != state->channels) {
@@ -167,6 +234,18 @@ static spark_status collect(encode_node *node, encode_job *state, const spark_pa
                         (long long)packet->seq, audio->rate, audio->channels, state->rate,
                         state->channels);
         return SPARK_E_FORMAT_MISMATCH;
+    }
+    state->frames += audio->frames;
+    if (state->stream) {
+        char reason[NODE_MESSAGE_CAPACITY];
+        audio_status written = audio_stream_encoder_write(
+            state->streamer, (const float *const *)audio->planes, audio->frames, reason,
+            sizeof(reason));
+        if (written != AUDIO_OK) {
+            node_post_error(&node->services, "%s", reason);
+            return node_status_from_audio(written);
+        }
+        return emit_ready(node, state, job);
     }
     if (planar_buffer_append(&state->audio, (const float *const *)audio->planes,
                              audio->frames) != AUDIO_OK) {
@@ -180,7 +259,7 @@ static spark_status collect(encode_node *node, encode_job *state, const spark_pa
 static spark_status post_results(const spark_job *job, const encode_job *state, uint64_t bytes)
 {
     char text[64];
-    const double duration = (double)state->audio.frames / (double)state->rate;
+    const double duration = (double)state->frames / (double)state->rate;
     snprintf(text, sizeof(text), "%.6f", duration);
     spark_status status = job->post_result(job, ENCODE_RESULT_DURATION, SPARK_VALUE_NUMBER,
                                            text, duration);
@@ -225,6 +304,18 @@ static spark_status finish(encode_node *node, encode_job *state, const spark_job
     spark_status status = node_check_progress(&node->services, job);
     if (status != SPARK_OK)
         return status;
+    if (state->stream) {
+        char reason[NODE_MESSAGE_CAPACITY];
+        audio_status ended = audio_stream_encoder_finish(state->streamer, reason, sizeof(reason));
+        if (ended != AUDIO_OK) {
+            node_post_error(&node->services, "%s", reason);
+            return node_status_from_audio(ended);
+        }
+        status = emit_ready(node, state, job);
+        if (status < 0)
+            return status;
+        return post_results(job, state, audio_stream_encoder_bytes(state->streamer));
+    }
 
     uint8_t *bytes = NULL;
     size_t size = 0;
@@ -237,24 +328,7 @@ static spark_status finish(encode_node *node, encode_job *state, const spark_job
         node_post_error(&node->services, "%s", reason);
         return node_status_from_audio(encoded);
     }
-    const audio_file_format format = state->settings.format;
-    spark_packet *blob = node->services.alloc->blob(node->services.host, (uint64_t)size,
-                                                    audio_file_format_media_type(format),
-                                                    audio_file_format_file_name(format));
-    if (!blob) {
-        free(bytes);
-        node_post_error(&node->services, "out of memory for a blob of %zu bytes", size);
-        return SPARK_E_NO_MEMORY;
-    }
-    if (blob->data.blob.size != (uint64_t)size || !blob->data.blob.bytes) {
-        free(bytes);
-        node->services.alloc->release(blob);
-        node_post_error(&node->services, "the host made a blob of the wrong size");
-        return SPARK_E_INTERNAL;
-    }
-    memcpy(blob->data.blob.bytes, bytes, size);
-    free(bytes);
-    status = job->emit(job, AUDIO_IO_PORT_OUT, blob);
+    status = emit_bytes(node, state, job, bytes, size);
     if (status < 0)
         return status;
     return post_results(job, state, (uint64_t)size);
@@ -269,7 +343,7 @@ static spark_status encode_process(void *self, void *job_state, const spark_job 
         node_post_error(&node->services, "input on unknown port %u", port);
         return SPARK_E_INVALID_ARGUMENT;
     }
-    return packet ? collect(node, state, packet) : finish(node, state, job);
+    return packet ? collect(node, state, job, packet) : finish(node, state, job);
 }
 
 static spark_status encode_job_end(void *self, void *job_state, const spark_job *job,
@@ -280,6 +354,7 @@ static spark_status encode_job_end(void *self, void *job_state, const spark_job 
     (void)outcome;
     encode_job *state = job_state;
     if (state) {
+        audio_stream_encoder_free(state->streamer);
         planar_buffer_free(&state->audio);
         free(state);
     }

@@ -24,6 +24,7 @@
 #define ENCODE_PARAM_FORMAT "format"
 #define ENCODE_PARAM_SAMPLE_FORMAT "sample_format"
 #define ENCODE_PARAM_QUALITY "quality"
+#define ENCODE_PARAM_STREAM "stream"
 #define ENCODE_DEFAULT_QUALITY 0.6
 
 #define ENCODE_RESULT_DURATION "duration"

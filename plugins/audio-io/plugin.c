@@ -114,21 +114,26 @@ static const spark_port_desc encode_ports[AUDIO_IO_PORT_COUNT] = {
 };
 
 static const char *const encode_format_choices[] = { "wav", "flac", "ogg", "opus", "mp3",
-                                                     NULL };
+                                                     "pcm", NULL };
 static const char *const encode_sample_format_choices[] = { "pcm16", "pcm24", "float", NULL };
 
 static const spark_param_desc encode_params[] = {
     { .key = ENCODE_PARAM_FORMAT, .type = SPARK_PARAM_ENUM, .flags = SPARK_PARAM_PER_JOB,
       .default_value = "wav", .choices = encode_format_choices,
-      .doc = "wav, flac, ogg (Vorbis), opus (Ogg Opus; 8/12/16/24/48 kHz only) or mp3" },
+      .doc = "wav, flac, ogg (Vorbis), opus (Ogg Opus; 8/12/16/24/48 kHz only), mp3 or pcm "
+             "(raw little-endian samples)" },
     { .key = ENCODE_PARAM_SAMPLE_FORMAT, .type = SPARK_PARAM_ENUM, .default_value = "pcm16",
       .choices = encode_sample_format_choices,
-      .doc = "pcm16; pcm24 (wav, flac); float (wav only). Lossy formats ignore pcm16" },
+      .doc = "pcm16; pcm24 (wav, flac, pcm); float (wav, pcm). Lossy formats ignore pcm16" },
     { .key = ENCODE_PARAM_QUALITY, .type = SPARK_PARAM_NUMBER,
       .flags = SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX,
       .default_value = STRINGIFY(ENCODE_DEFAULT_QUALITY), .min = 0.0, .max = 1.0,
       .doc = "0..1: VBR quality for ogg, opus and mp3 (1 best); compression level for flac "
              "(1 smallest)" },
+    { .key = ENCODE_PARAM_STREAM, .type = SPARK_PARAM_BOOLEAN, .flags = SPARK_PARAM_PER_JOB,
+      .default_value = "false",
+      .doc = "emit the file while it is written: a header, then the bytes of each audio "
+             "packet (wav with a streaming header, pcm, flac, ogg, opus; not mp3)" },
 };
 
 static const spark_result_desc encode_results[] = {

@@ -111,11 +111,12 @@ static sf_count_t memory_tell(void *user_data)
     return memory_of(user_data)->position;
 }
 
-static SNDFILE *open_serialised(SF_VIRTUAL_IO *io, int mode, SF_INFO *info,
-                                sndfile_memory *file, char *message, size_t message_capacity)
+SNDFILE *sndfile_open_virtual_serialised(SF_VIRTUAL_IO *io, int mode, SF_INFO *info,
+                                         void *user_data, char *message,
+                                         size_t message_capacity)
 {
     pthread_mutex_lock(&sndfile_open_mutex);
-    SNDFILE *handle = sf_open_virtual(io, mode, info, file);
+    SNDFILE *handle = sf_open_virtual(io, mode, info, user_data);
     if (!handle)
         audio_message(message, message_capacity, "%s", sf_strerror(NULL));
     pthread_mutex_unlock(&sndfile_open_mutex);
@@ -135,7 +136,8 @@ SNDFILE *sndfile_memory_open_read(sndfile_memory *file, const uint8_t *bytes, si
     memset(info, 0, sizeof(*info)); /* format 0: let libsndfile detect it */
     SF_VIRTUAL_IO read_io = { memory_get_filelen, memory_seek, memory_read,
                               memory_read_only_write, memory_tell };
-    return open_serialised(&read_io, SFM_READ, info, file, message, message_capacity);
+    return sndfile_open_virtual_serialised(&read_io, SFM_READ, info, file, message,
+                                           message_capacity);
 }
 
 SNDFILE *sndfile_memory_open_write(sndfile_memory *file, SF_INFO *info, char *message,
@@ -144,8 +146,8 @@ SNDFILE *sndfile_memory_open_write(sndfile_memory *file, SF_INFO *info, char *me
     memset(file, 0, sizeof(*file));
     SF_VIRTUAL_IO write_io = { memory_get_filelen, memory_seek, memory_read, memory_write,
                                memory_tell };
-    SNDFILE *handle = open_serialised(&write_io, SFM_WRITE, info, file, message,
-                                      message_capacity);
+    SNDFILE *handle = sndfile_open_virtual_serialised(&write_io, SFM_WRITE, info, file,
+                                                      message, message_capacity);
     if (!handle)
         sndfile_memory_release(file);
     return handle;

@@ -36,6 +36,12 @@ SNDFILE *sndfile_memory_open_read(sndfile_memory *file, const uint8_t *bytes, si
 SNDFILE *sndfile_memory_open_write(sndfile_memory *file, SF_INFO *info, char *message,
                                    size_t message_capacity);
 
+/* sf_open_virtual on any virtual I/O, serialised with the others; on failure returns NULL
+ * and writes libsndfile's reason into message. */
+SNDFILE *sndfile_open_virtual_serialised(SF_VIRTUAL_IO *io, int mode, SF_INFO *info,
+                                         void *user_data, char *message,
+                                         size_t message_capacity);
+
 /* Write mode, after sf_close: hand over the written bytes (caller frees with free()). */
 uint8_t *sndfile_memory_take(sndfile_memory *file, size_t *out_size);
 

@@ -20,6 +20,7 @@ typedef struct source_job {
     int64_t count;
     int64_t frames;
     int64_t seed;
+    int64_t per_piece; /* packets per seq */
 } source_job;
 
 static spark_status source_create(const spark_host *host, const char *node_id, void **out_self)
@@ -72,6 +73,7 @@ static spark_status source_job_begin(void *self_, const spark_job *job, void **o
     state->count = test_param_integer(job->params, "count", 3);
     state->frames = test_param_integer(job->params, "frames", 1600);
     state->seed = test_param_integer(job->params, "seed", 0);
+    state->per_piece = test_param_integer(job->params, "per_piece", 1);
     if (state->count < 0 || state->frames < 1 || state->frames > (INT64_C(1) << 24)) {
         free(state);
         return test_fail(&self->s, SPARK_E_INVALID_ARGUMENT, "count or frames out of range");
@@ -95,7 +97,7 @@ static spark_status source_process(void *self_, void *job_state, const spark_job
         if (!out)
             return test_fail(&self->s, SPARK_E_NO_MEMORY, "no memory for packet %" PRId64,
                              index);
-        out->seq = index;
+        out->seq = index / state->per_piece;
         out->data.audio.timestamp = index * state->frames;
         for (uint32_t c = 0; c < self->channels; c++) {
             float *plane = out->data.audio.planes[c];
@@ -134,6 +136,8 @@ static const spark_param_desc source_params[] = {
       "16000", 1, 768000, 0, 0, NULL, "sample rate in Hz" },
     { "channels", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX,
       "1", 1, 8, 0, 0, NULL, "channel count" },
+    { "per_piece", SPARK_PARAM_INTEGER, SPARK_PARAM_PER_JOB | SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX,
+      "1", 1, 1000000, 0, 0, NULL, "consecutive packets sharing a seq (chunks of one piece)" },
     { "seed", SPARK_PARAM_INTEGER, SPARK_PARAM_PER_JOB,
       "0", 0, 0, 0, 0, NULL, "selects the deterministic content (see tests/plugins/test_signal.h)" },
 };

@@ -20,6 +20,8 @@ class Platform:
         self.done_posts = []       # every job-done request: dict
         self.accepted = {}         # id -> list of bodies accepted (200) by job-done
         self.stream_posts = []     # (id, body)
+        self.events = []           # ("stream" | "done", id, body length) in arrival order
+        self.stream_faults = {}    # id -> "always": job-stream answers 500 for that job
         self.pings = []            # (time, [job ids], query)
         self.takes = []            # (time, path, query)
         self.problems = []         # protocol violations seen
@@ -181,11 +183,15 @@ class Platform:
                                              f"{self.headers.get('X-Request-ID')!r}")
                 if route == "job-stream":
                     with platform.lock:
+                        platform.events.append(("stream", job_id, length))
+                        if platform.stream_faults.get(job_id) == "always":
+                            return self._send(500, "{}")
                         platform.stream_posts.append((job_id, json.loads(body)))
                     return self._send(200, "{}")
                 if route != "job-done":
                     return self._send(404, "{}")
                 with platform.lock:
+                    platform.events.append(("done", job_id, length))
                     platform.done_posts.append({"id": job_id, "body": body, "query": query,
                                                 "time": time.monotonic()})
                     faults = platform.done_faults.get(job_id)

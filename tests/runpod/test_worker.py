@@ -1,8 +1,9 @@
 """sparkhost-runpod against the fake platform (fake_platform.py) and in its local modes.
 
 usage: test_worker.py CASE   (CASE: jobs, faults, heartbeat_stop, sigterm, bad_inputs, local,
-serve_api, model_fetch, stream, startup_failure, soak)"""
+serve_api, model_fetch, stream, stream_audio, serve_api_stream, startup_failure, soak)"""
 
+import base64
 import json
 import os
 import random
@@ -22,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.environ["SPARKHOST_RUNPOD"]
 ECHO = os.path.join(HERE, "pipelines", "echo.yaml")
 PROMPT = os.path.join(HERE, "pipelines", "prompt.yaml")
+STREAM = os.path.join(HERE, "pipelines", "stream.yaml")
 PLUGIN_ARGS = ["--plugin-path", os.environ["SPARK_TEST_PLUGIN_DIR"]]
 # Short waits so the faults do not make the tests slow (production: 2 s, 5 s, 1 s).
 FAST = {"SPARKHOST_RUNPOD_RETRY_WAIT_MS": "100", "SPARKHOST_RUNPOD_BACKOFF_MS": "300",
@@ -257,6 +259,168 @@ def case_stream():
     check(p.accepted["s-1"][0]["output"]["text"] == "Streamed.", "streamed job output")
     check(not p.problems, f"protocol problems: {p.problems[:3]}")
     p.stop()
+
+
+def decode_s16(data, fmt="wav"):
+    """The samples of an encoded file as ffmpeg decodes them (s16le bytes)."""
+    demux = ["-f", "s16le", "-ar", "16000", "-ac", "1"] if fmt == "pcm" else []
+    r = subprocess.run(["ffmpeg", "-v", "error", *demux, "-i", "-", "-f", "s16le", "-"],
+                       input=data, capture_output=True, timeout=60)
+    check(r.returncode == 0, f"ffmpeg could not decode: {r.stderr[:200]}")
+    return r.stdout
+
+
+def file_of(url):
+    check(url.startswith("file://"), f"audio_url {url}")
+    with open(url[len("file://"):], "rb") as f:
+        return f.read()
+
+
+def stream_items(p, job_id):
+    return [b["output"] for i, b in p.stream_posts if i == job_id]
+
+
+def check_items(items, job_id, media_type):
+    """Audio items numbered 0.. in order with contiguous offsets, then the result item.
+    Returns the audio bytes and the result."""
+    audio = [it for it in items if "data" in it]
+    check(items and "result" in items[-1], f"{job_id}: the last stream item is not the result")
+    check([it["seq"] for it in items] == list(range(len(items))),
+          f"{job_id}: seq {[it['seq'] for it in items]}")
+    data, offset = b"", 0
+    for it in audio:
+        chunk = base64.b64decode(it["data"])
+        check(it["offset"] == offset and it["size"] == len(chunk),
+              f"{job_id}: item {it['seq']} at offset {it['offset']} size {it['size']}, "
+              f"want offset {offset}")
+        check(it["media_type"] == media_type and it["node"] == "store",
+              f"{job_id}: item {it['seq']} is {it['media_type']} from {it['node']}")
+        data += chunk
+        offset += len(chunk)
+    return data, (items[-1].get("result") if items else None)
+
+
+def case_stream_audio():
+    """A request with "stream": true gets its audio posted to the stream URL while the job
+    runs: base64 items in order, each under the 1 MB limit, making up the stored file; then
+    the result as the last item and job-done with isStream=true. The same audio unstreamed
+    has the same samples. A stream post that fails for good fails the job (reported)."""
+    out_dir = tempfile.mkdtemp()
+    p = Platform().start()
+    jobs = [
+        {"id": "sa-stream", "input": {"stream": True, "count": 6, "delay_ms": 100}},
+        {"id": "sa-whole", "input": {"count": 6}},
+        {"id": "sa-flac", "input": {"stream": True, "count": 6, "format": "flac"}},
+        {"id": "sa-flac-whole", "input": {"count": 6, "format": "flac"}},
+        # 2 packets of 960000 bytes: each must be cut into items under the limit
+        {"id": "sa-big", "input": {"stream": True, "count": 2, "frames": 480000,
+                                   "format": "pcm"}},
+        {"id": "sa-lost", "input": {"stream": True, "count": 3}},
+        {"id": "sa-after", "input": {"stream": True, "count": 2}},
+    ]
+    p.stream_faults["sa-lost"] = "always"
+    p.add_jobs(jobs)
+    w = Worker(p, pipeline=STREAM, env_extra={"SPARK_TEST_OUT": out_dir})
+    check(p.wait_for(all_accepted(p, jobs), 60), "stream_audio: not all jobs reported")
+    w.finish()
+
+    def done_of(job_id):
+        return [d for d in p.done_posts if d["id"] == job_id]
+
+    # streamed WAV: items while the job ran, then the result, then job-done
+    items = stream_items(p, "sa-stream")
+    audio, result = check_items(items, "sa-stream", "audio/wav")
+    check(len(items) == 1 + 6 + 1, f"sa-stream: {len(items)} items, want header + 6 + result")
+    done = done_of("sa-stream")
+    check(len(done) == 1 and done[0]["query"].get("isStream") == ["true"], f"final post {done}")
+    final = p.accepted["sa-stream"][0]["output"]
+    check(final == [items[-1]], f"sa-stream: job-done output {final}")
+    events = [e for e in p.events if e[1] == "sa-stream"]
+    check([e[0] for e in events] == ["stream"] * len(items) + ["done"],
+          f"sa-stream: posts out of order {[e[0] for e in events]}")
+    check(result and result["bytes"] == len(audio) == 44 + 6 * 3200,
+          f"sa-stream: result {result}, {len(audio)} bytes streamed")
+    if result:
+        check(file_of(result["audio_url"]) == audio, "sa-stream: stored file != streamed bytes")
+    whole = p.accepted["sa-whole"][0]["output"]
+    check(not stream_items(p, "sa-whole"), "an unstreamed job posted to the stream")
+    check(done_of("sa-whole")[0]["query"].get("isStream") == ["false"], "sa-whole isStream")
+    whole_samples = decode_s16(file_of(whole["audio_url"]))
+    check(len(whole_samples) == 6 * 3200, f"sa-whole: {len(whole_samples)} bytes of samples")
+    check(decode_s16(audio) == whole_samples, "sa-stream: streamed samples differ")
+
+    # FLAC streams too, with the samples of the unstreamed FLAC
+    flac, result = check_items(stream_items(p, "sa-flac"), "sa-flac", "audio/flac")
+    check(flac[:4] == b"fLaC", "sa-flac: not a FLAC stream")
+    flac_whole = decode_s16(file_of(p.accepted["sa-flac-whole"][0]["output"]["audio_url"]))
+    check(len(flac_whole) == 6 * 3200, f"sa-flac-whole: {len(flac_whole)} bytes of samples")
+    check(decode_s16(flac) == flac_whole, "sa-flac: streamed samples differ")
+
+    # big pieces are cut under the limit, and still add up
+    big_items = stream_items(p, "sa-big")
+    big, result = check_items(big_items, "sa-big", "audio/pcm; format=s16le; rate=16000; "
+                              "channels=1")
+    check(len(big) == 2 * 960000, f"sa-big: {len(big)} bytes")
+    check(len(big_items) == 2 * 2 + 1, f"sa-big: {len(big_items)} items, want 2 per packet + 1")
+    sizes = [e[2] for e in p.events if e[1] == "sa-big" and e[0] == "stream"]
+    check(sizes and max(sizes) < 1000000, f"sa-big: stream post sizes {sizes}")
+    if result:
+        check(file_of(result["audio_url"]) == big, "sa-big: stored file != streamed bytes")
+
+    # a stream that cannot be delivered fails its job (reported, with the reason), and the
+    # next streamed job works
+    lost = p.accepted["sa-lost"][0]
+    check("error" in lost and "refused streamed piece" in json.loads(lost["error"])["message"],
+          f"sa-lost: {lost}")
+    check(not os.path.exists(os.path.join(out_dir, "sa-lost")) or
+          not os.listdir(os.path.join(out_dir, "sa-lost")), "sa-lost left a file")
+    after, result = check_items(stream_items(p, "sa-after"), "sa-after", "audio/wav")
+    check(len(after) == 44 + 2 * 3200, f"sa-after: {len(after)} bytes")
+    check(not p.problems, f"protocol problems: {p.problems[:3]}")
+    p.stop()
+
+
+def case_serve_api_stream():
+    """--serve-api: /stream/{id} hands out the items not yet delivered, while the job runs,
+    each once; with the result last."""
+    out_dir = tempfile.mkdtemp()
+    port = free_port()
+    env = clean_env()
+    env["SPARK_TEST_OUT"] = out_dir
+    proc = subprocess.Popen([WORKER, "--pipeline", STREAM, *PLUGIN_ARGS, "--serve-api",
+                             "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    r = curl("POST", base + "/run", {"input": {"stream": True, "count": 8, "delay_ms": 200}})
+    job = r["id"]
+    items, early, calls = [], 0, 0
+    while calls < 400:
+        calls += 1
+        r = curl("POST", base + f"/stream/{job}")
+        if r["status"] == "IN_PROGRESS" and r["stream"]:
+            early += 1
+        items += [c["output"] for c in r["stream"]]
+        if r["status"] in ("COMPLETED", "FAILED") and not r["stream"]:
+            break
+        time.sleep(0.05)
+    check(r["status"] == "COMPLETED", f"serve_api_stream: {r}")
+    check(early >= 1, "no stream items came while the job was running")
+    audio, result = check_items(items, job, "audio/wav")
+    check(len(items) == 1 + 8 + 1, f"{len(items)} items (each once), want 10")
+    check(result and file_of(result["audio_url"]) == audio, "streamed bytes != stored file")
+    r = curl("GET", base + f"/status/{job}")
+    check(r["status"] == "COMPLETED" and r["output"]["bytes"] == len(audio), f"status {r}")
+    # an unstreamed request keeps the one-chunk answer
+    r = curl("POST", base + "/runsync", {"input": {"count": 2}})
+    r = curl("POST", base + f"/stream/{r['id']}")
+    check(len(r["stream"]) == 1 and "audio_url" in r["stream"][0]["output"], f"unstreamed {r}")
+    proc.send_signal(signal.SIGTERM)
+    check(proc.wait(30) == 0, "serve-api exit status")
 
 
 def case_startup_failure():

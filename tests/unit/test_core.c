@@ -149,6 +149,12 @@ static void test_suggest_and_env(void)
     CHECK(out == NULL);
     CHECK_STR_CONTAINS(why, "SPARK_UNIT_TEST_MISSING is not set");
     free(why);
+    out = sp_expand_env("${env:SPARK_UNIT_TEST_MISSING:-models/x}/y", &why);
+    CHECK_STR_EQ(out, "models/x/y");
+    free(out);
+    out = sp_expand_env("${env:SPARK_UNIT_TEST_VALUE:-unused}", &why);
+    CHECK_STR_EQ(out, "secret");
+    free(out);
     out = sp_expand_env("${env:OPEN", &why);
     CHECK(out == NULL);
     CHECK_STR_CONTAINS(why, "unterminated");

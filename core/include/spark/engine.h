@@ -115,11 +115,34 @@ int spark_pipeline_has_input(const spark_pipeline *pipeline, const char *name);
 typedef void (*spark_progress_fn)(void *user, const char *job_id, double fraction,
                                   const char *node_id);
 
+/* One piece of a streamed output: a store node with `stream: true` hands each blob it
+ * receives to the host as it arrives (and also appends it to its object, committed at job
+ * end). The pieces of one node, in seq order, are the whole object.
+ * [owns] everything is borrowed for the duration of the callback. */
+typedef struct spark_chunk {
+    const char *job_id;
+    const char *node_id;    /* the store node */
+    const char *url;        /* where the object goes; "-" when only the host gets it */
+    const char *media_type; /* of the whole object, e.g. "audio/wav" */
+    const char *file_name;  /* suggested, may be "" */
+    const void *bytes;
+    size_t size;
+    uint64_t seq;           /* 0, 1, 2, ... within the node's object */
+    uint64_t offset;        /* byte offset of this piece in the object */
+} spark_chunk;
+
+/* [thread] the job's thread. Return 0 to go on; any other value fails the job (the host
+ * could not take the piece, e.g. its reader went away). */
+typedef int (*spark_chunk_fn)(void *user, const spark_chunk *chunk);
+
+/* Zero-initialise and set what you need: fields added later keep zero meaning "off". */
 typedef struct spark_job_options {
     const char *id;          /* NULL: the engine makes one */
     double timeout_seconds;  /* 0: the pipeline's job_timeout, if any */
     spark_progress_fn progress;
     void *progress_user;
+    spark_chunk_fn on_chunk; /* NULL: streamed pieces only go to their objects */
+    void *chunk_user;
 } spark_job_options;
 
 /* Validates the request (JSON object text) against the input schema, then queues the job on

@@ -75,6 +75,30 @@ static void send_audio(fake_job *job, int i)
     fake_release(p);
 }
 
+/* Sentence i's audio as the vocoder and join send it in streaming: chunks of at most `chunk`
+ * frames, all with the sentence's seq, the last one first (order inside a sentence goes by
+ * timestamp). */
+static void send_audio_chunks(fake_job *job, int i, size_t chunk)
+{
+    size_t gap = (size_t)(GAP_SECONDS * speech[i].rate);
+    size_t total = speech[i].frames + gap;
+    size_t starts[64], n = 0;
+    for (size_t at = 0; at < total && n < 64; at += chunk)
+        starts[n++] = at;
+    for (size_t k = n; k-- > 0;) {
+        size_t frames = starts[k] + chunk > total ? total - starts[k] : chunk;
+        spark_packet *p = fake_audio_packet(1, frames, speech[i].rate);
+        for (size_t f = 0; f < frames; f++) {
+            size_t at = starts[k] + f;
+            p->data.audio.planes[0][f] = at < speech[i].frames ? speech[i].samples[at] : 0.0f;
+        }
+        p->data.audio.timestamp = placed_at[i] + (int64_t)starts[k];
+        p->seq = i;
+        CHECK_INT_EQ(fake_job_process(job, PORT_AUDIO, p), SPARK_OK);
+        fake_release(p);
+    }
+}
+
 /* The timing packets of a job with all three sentences; checks common to both modes. Words
  * lie within their sentence's audio (up to slack seconds when the aligner had to find the
  * sentences itself) and start within tolerance of espeak's word starts. */
@@ -159,6 +183,26 @@ static void test_sentence_packets(void)
     fake_node_close(&node);
 }
 
+/* Each sentence in several packets with its seq: still aligned sentence by sentence. */
+static void test_chunked_sentences(void)
+{
+    fake_node node;
+    CHECK_INT_EQ(fake_node_open(&node, desc, NULL, NULL), SPARK_OK);
+    fake_job *job = NULL;
+    const char *const packets[] = {"spans", "packets", NULL};
+    CHECK_INT_EQ(fake_job_begin(&node, "chunks", packets, &job), SPARK_OK);
+    for (int i = 0; i < SENTENCES; i++) {
+        send_text(job, i);
+        send_audio_chunks(job, i, 3200);
+    }
+    CHECK_INT_EQ(fake_job_process(job, PORT_TEXT, NULL), SPARK_OK);
+    CHECK_INT_EQ(fake_job_process(job, PORT_AUDIO, NULL), SPARK_OK);
+    check_timings(job, 1e-9, 0.12);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+    fake_node_close(&node);
+}
+
 /* One audio packet holding everything: sentences are found in the stream. */
 static void test_whole_stream(void)
 {
@@ -198,7 +242,7 @@ static void test_refusals(void)
     CHECK_INT_EQ(fake_job_process(job, PORT_TEXT, NULL), SPARK_OK);
     fake_log_clear();
     CHECK_INT_EQ(fake_job_process(job, PORT_AUDIO, NULL), SPARK_E_INVALID_ARGUMENT);
-    CHECK_STR_CONTAINS(fake_last_error(), "2 text segment(s) and 1 audio packet(s)");
+    CHECK_STR_CONTAINS(fake_last_error(), "2 text segment(s) and audio for 1");
     fake_job_free(job);
 
     /* text without audio */
@@ -254,6 +298,7 @@ int main(int argc, char **argv)
     if (desc) {
         test_sentence_packets();
         test_whole_stream();
+        test_chunked_sentences();
         test_refusals();
     }
     for (int i = 0; i < SENTENCES; i++)

@@ -525,6 +525,60 @@ static void test_errors(void)
     fake_node_close(&reader);
 }
 
+/* stream: a header blob, then one blob per packet, making the file the whole job writes
+ * (but for the WAV sizes); pcm names its layout; mp3 is refused before any audio. */
+static void test_encode_stream(void)
+{
+    fprintf(stderr, "-- encode, streamed\n");
+    fake_node encode;
+    CHECK_INT_EQ(start_node(&encode, "org.sparkhost.audio.encode", NULL, any_audio), SPARK_OK);
+    spark_packet *packets[4];
+    for (int i = 0; i < 4; i++)
+        packets[i] = audio_packet(16000, 1, 1000, 440, i, 1000 * i);
+    running_job whole = { 0 }, streamed = { 0 }, raw = { 0 }, refused = { 0 };
+    const char *stream_wav[] = { "stream", "true", NULL };
+    const char *stream_pcm[] = { "format", "pcm", "stream", "true", NULL };
+    const char *stream_mp3[] = { "format", "mp3", "stream", "true", NULL };
+    CHECK_INT_EQ(run_job(&encode, &whole, NULL, (const spark_packet *const *)packets, 4), SPARK_OK);
+    CHECK_INT_EQ(run_job(&encode, &streamed, stream_wav, (const spark_packet *const *)packets, 4),
+                 SPARK_OK);
+    CHECK_INT_EQ(emitted(&whole), 1);
+    CHECK_INT_EQ(emitted(&streamed), 1 + 4);
+    if (emitted(&whole) == 1 && emitted(&streamed) == 5) {
+        const spark_blob_data *file = &emitted_packet(&whole, 0)->data.blob;
+        CHECK_INT_EQ(emitted_packet(&streamed, 0)->data.blob.size, 44);
+        CHECK_INT_EQ(file->size, 44 + 4 * 2000);
+        uint64_t at = 44;
+        for (size_t i = 1; i < 5; i++) {
+            const spark_blob_data *piece = &emitted_packet(&streamed, i)->data.blob;
+            CHECK_STR_EQ(piece->media_type, "audio/wav");
+            CHECK_INT_EQ(piece->size, 2000);
+            CHECK(at + piece->size <= file->size &&
+                  memcmp(piece->bytes, file->bytes + at, piece->size) == 0);
+            at += piece->size;
+        }
+        const uint8_t *header = emitted_packet(&streamed, 0)->data.blob.bytes;
+        CHECK(memcmp(header, "RIFF\xff\xff\xff\xffWAVE", 12) == 0);
+        CHECK(memcmp(header + 12, file->bytes + 12, 24) == 0); /* the same fmt chunk */
+    }
+    CHECK_INT_EQ(run_job(&encode, &raw, stream_pcm, (const spark_packet *const *)packets, 4),
+                 SPARK_OK);
+    CHECK_INT_EQ(emitted(&raw), 4); /* no header */
+    if (emitted(&raw) == 4)
+        CHECK_STR_EQ(emitted_packet(&raw, 0)->data.blob.media_type,
+                     "audio/pcm; format=s16le; rate=16000; channels=1");
+    fake_log_clear();
+    CHECK_INT_EQ(begin(&encode, &refused, stream_mp3), SPARK_E_UNSUPPORTED);
+    CHECK_STR_CONTAINS(fake_last_error(), "mp3 cannot be streamed");
+    fake_job_free(refused.job);
+    end(&whole);
+    end(&streamed);
+    end(&raw);
+    for (int i = 0; i < 4; i++)
+        fake_release(packets[i]);
+    fake_node_close(&encode);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -548,6 +602,7 @@ int main(int argc, char **argv)
         test_jobs_are_independent();
         test_resample_passthrough();
         test_errors();
+        test_encode_stream();
     }
     CHECK_INT_EQ(fake_live_packets(), 0);
     remove_temp_dir(dir);
