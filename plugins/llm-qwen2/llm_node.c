@@ -199,6 +199,9 @@ typedef struct llm_job {
     int64_t chunk_seq;   /* chunks emitted in the job */
     int32_t globals[NN_GRAMMAR_GLOBALS];
     size_t global_count; /* globals seen in this attempt (may exceed 32 unconstrained) */
+    bool same_voice;     /* later control segments reuse the first one's global tokens */
+    int32_t voice_tokens[NN_GRAMMAR_GLOBALS];
+    bool have_voice_tokens;
     bool control;        /* this segment's output must carry 32 globals */
     bool globals_sent;   /* the segment's first chunk is out */
     bool live;           /* stream while generating (the grammar guarantees the shape) */
@@ -278,6 +281,7 @@ static spark_status llm_job_begin(void *handle, const spark_job *job, void **out
     int64_t min_new = p->get_integer(p->user, "min_new_tokens");
     int64_t chunk = p->get_integer(p->user, "chunk_size");
     int64_t retries = p->get_integer(p->user, "retries");
+    st->same_voice = p->get_boolean(p->user, "same_voice") != 0;
     const char *stop = param_string(p, "stop");
     const char *constrain = param_string(p, "constrain");
     spark_status status = SPARK_OK;
@@ -456,6 +460,10 @@ static spark_status run_segment(llm_node *self, llm_job *st, const spark_packet 
      * segment is checked first (and may be generated again) */
     st->live = st->gp.grammar != NULL;
     const bool deterministic = st->gp.sampling.temperature <= 0;
+    bool forcing = st->control && st->same_voice && st->have_voice_tokens;
+    st->gp.forced_after = self->ids.start_global;
+    st->gp.forced = forcing ? st->voice_tokens : NULL;
+    st->gp.forced_count = forcing ? NN_GRAMMAR_GLOBALS : 0;
     nn_generate_result res = {0};
     size_t semantic = 0;
     char err[512];
@@ -499,6 +507,11 @@ static spark_status run_segment(llm_node *self, llm_job *st, const spark_packet 
         st->global_count = 0;
         for (size_t i = 0; i < res.tokens && status >= 0; i++)
             status = push_code(st, st->out[i]);
+    }
+    if (st->control && !st->have_voice_tokens) { /* the job's voice, from its first segment */
+        for (size_t i = 0; i < NN_GRAMMAR_GLOBALS; i++)
+            st->voice_tokens[i] = self->ids.global_first + st->globals[i];
+        st->have_voice_tokens = true;
     }
     if (status >= 0)
         status = flush_chunk(st);

@@ -71,6 +71,10 @@ static const spark_param_desc params[] = {
      "When a segment's output is unusable (no semantic token, or in control mode not exactly "
      "32 global tokens: possible only with constrain off), generate it again with the next "
      "seed up to this many times before the job fails."},
+    {"same_voice", SPARK_PARAM_BOOLEAN, PER_JOB, "true", 0, 0, 0, 0, NULL,
+     "Voice creation over several segments: the job's later segments are given the 32 global "
+     "tokens its first segment generated (forced, not drawn), so one voice speaks the whole "
+     "text. false: each segment draws its own voice, as separate upstream calls would."},
 };
 
 static const spark_result_desc results[] = {

@@ -73,11 +73,17 @@ int spark_vocab_init(spark_vocab *v, const qt_tokenizer *tok, char *err, size_t 
             goto fail;
         v->code_of_id[id] = GLOBAL_TAG + i;
     }
+    /* The release has 8192 semantic codes; a model with a smaller codebook (the tiny synthetic
+     * one) has fewer tokens: they are counted, from <|bicodec_semantic_0|> up. */
     for (int i = 0; i < SPARK_SEMANTIC_CODES; i++) {
         snprintf(name, sizeof name, "<|bicodec_semantic_%d|>", i);
-        if (find(tok, name, &id, err, cap))
+        id = qt_token_id(tok, name);
+        if (id < 0 && i == 0 && find(tok, name, &id, err, cap))
             goto fail;
+        if (id < 0)
+            break;
         v->code_of_id[id] = i;
+        v->semantic_codes = i + 1;
     }
     return 0;
 fail:
@@ -154,7 +160,8 @@ static void put_token(text *t, const char *family, int index)
     puts_(t, name);
 }
 
-static int check_request(const spark_prompt_request *r, char *err, size_t cap)
+static int check_request(const spark_vocab *v, const spark_prompt_request *r, char *err,
+                         size_t cap)
 {
     if (r->mode == SPARK_PROMPT_CONTROL) {
         if (r->gender < 0 || r->gender > 1 || r->pitch < 0 || r->pitch > 4 || r->speed < 0 ||
@@ -166,7 +173,7 @@ static int check_request(const spark_prompt_request *r, char *err, size_t cap)
         return 0;
     }
     if (r->global_count != SPARK_GLOBAL_COUNT) {
-        set_err(err, cap, "a reference voice has %d global codes, not %zu",
+        set_err(err, cap, "a reference voice needs %d global codes, not %zu",
                 SPARK_GLOBAL_COUNT, r->global_count);
         return -1;
     }
@@ -182,9 +189,9 @@ static int check_request(const spark_prompt_request *r, char *err, size_t cap)
             return -1;
         }
         for (size_t i = 0; i < r->semantic_count; i++)
-            if (r->semantics[i] < 0 || r->semantics[i] >= SPARK_SEMANTIC_CODES) {
+            if (r->semantics[i] < 0 || r->semantics[i] >= v->semantic_codes) {
                 set_err(err, cap, "semantic code %ld at %zu is outside [0, %d)",
-                        (long)r->semantics[i], i, SPARK_SEMANTIC_CODES);
+                        (long)r->semantics[i], i, v->semantic_codes);
                 return -1;
             }
     }
@@ -198,7 +205,7 @@ int spark_prompt_build(qt_session *s, const spark_vocab *v, const spark_prompt_r
                        qt_ids *out, char *err, size_t cap)
 {
     (void)v; /* every token used below was checked to exist by spark_vocab_init */
-    if (check_request(r, err, cap))
+    if (check_request(v, r, err, cap))
         return -1;
     size_t bad = qt_utf8_invalid_offset(r->text, r->text_len);
     if (bad < r->text_len) {

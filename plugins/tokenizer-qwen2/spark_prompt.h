@@ -9,7 +9,7 @@
 
 #define SPARK_GLOBAL_COUNT 32     /* global codes per voice */
 #define SPARK_GLOBAL_CODES 4096   /* <|bicodec_global_0..4095|> */
-#define SPARK_SEMANTIC_CODES 8192 /* <|bicodec_semantic_0..8191|> */
+#define SPARK_SEMANTIC_CODES 8192 /* at most <|bicodec_semantic_0..8191|> */
 
 typedef enum spark_prompt_mode {
     SPARK_PROMPT_CLONE,            /* A: reference globals, no transcript */
@@ -21,6 +21,7 @@ typedef enum spark_prompt_mode {
 typedef struct spark_vocab {
     const qt_tokenizer *tok;
     int32_t *code_of_id; /* per id: semantic code, 0x10000 + global code, or -1 */
+    int32_t semantic_codes; /* <|bicodec_semantic_N|> tokens: 8192 in the release */
     size_t id_count;
 } spark_vocab;
 

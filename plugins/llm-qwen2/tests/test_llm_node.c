@@ -106,6 +106,35 @@ static void check_codes_match(const run *r, bool control)
           "control mode: %zu generated globals, %zu in chunks", g, r->globals_in_chunks);
 }
 
+/* A job of three control segments: the 32 globals each segment's first chunk carries.
+ * Returns how many segments carried globals. */
+static size_t run_three_segments(fake_node *node, const char *const *settings,
+                                 int32_t globals[3][32])
+{
+    fake_log_clear();
+    fake_job *job = NULL;
+    size_t found = 0;
+    if (fake_job_begin(node, "segments", settings, &job) != SPARK_OK)
+        return 0;
+    spark_status st = SPARK_OK;
+    for (int seg = 0; seg < 3 && st == SPARK_OK; seg++) {
+        spark_packet *pk = prompt_packet(control_prompt, control_len, seg);
+        st = fake_job_process(job, P_PROMPT, pk);
+        fake_release(pk);
+    }
+    if (st == SPARK_OK)
+        st = fake_job_process(job, P_PROMPT, NULL);
+    CHECK(st == SPARK_OK, "three segments: %s", fake_last_error());
+    fake_job_end(job, st);
+    for (size_t i = 0; i < fake_job_output_count(job, P_CODES) && found < 3; i++) {
+        const spark_packet *c = fake_job_output(job, P_CODES, i);
+        if (c->data.codes.n_global == 32)
+            memcpy(globals[found++], c->data.codes.global, 32 * sizeof(int32_t));
+    }
+    fake_job_free(job);
+    return found;
+}
+
 typedef struct thread_arg {
     fake_node *node;
     const char *const *settings;
@@ -205,6 +234,21 @@ int main(int argc, char **argv)
           "concurrent jobs differ from the same jobs run alone");
     printf("two concurrent jobs: same ids as alone (%zu and %zu)\n", t1.r.generated_count,
            t2.r.generated_count);
+
+    /* one voice for the whole text: later segments get the first one's globals (forced);
+     * with same_voice off each segment draws its own */
+    int32_t voices[3][32];
+    const char *const job_same[] = {"seed", "21", "max_new_tokens", "120", NULL};
+    CHECK(run_three_segments(&node, job_same, voices) == 3, "three segments, three voices");
+    CHECK(memcmp(voices[0], voices[1], sizeof voices[0]) == 0 &&
+              memcmp(voices[0], voices[2], sizeof voices[0]) == 0,
+          "same_voice: the segments' global codes differ");
+    const char *const job_own[] = {"seed", "21", "max_new_tokens", "120", "same_voice", "false",
+                                   NULL};
+    CHECK(run_three_segments(&node, job_own, voices) == 3, "three segments, three voices");
+    CHECK(memcmp(voices[0], voices[1], sizeof voices[0]) != 0 ||
+              memcmp(voices[0], voices[2], sizeof voices[0]) != 0,
+          "same_voice false: every segment drew the same 32 globals");
 
     /* max_new_tokens reached after some speech: codes kept, stop reason reported */
     const char *const job_max[] = {"seed", "11", "max_new_tokens", "45", "min_new_tokens", "45",

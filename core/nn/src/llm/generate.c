@@ -129,12 +129,15 @@ int nn_generate(nn_generator *g, nn_qwen2_ctx *ctx, nn_pool *pool, const int32_t
         return -1;
     double t1 = now_seconds();
     result->prefill_seconds = t1 - t0;
+    size_t forcing = p->forced_count; /* the next forced id; forced_count: none */
     for (size_t step = 0;; step++) {
         bool ban = step < p->min_new_tokens;
         if (ban)
             mark_stops(g, p, rows, n_rows, true);
         int32_t id;
-        if (p->sampling.temperature <= 0) {
+        if (p->forced && forcing < p->forced_count) {
+            id = p->forced[forcing++];
+        } else if (p->sampling.temperature <= 0) {
             ptrdiff_t k = nn_argmax(g->logits, n_rows, g->banned);
             id = k < 0 ? -1 : rows ? rows[k] : (int32_t)k;
         } else {
@@ -149,6 +152,8 @@ int nn_generate(nn_generator *g, nn_qwen2_ctx *ctx, nn_pool *pool, const int32_t
             return -1;
         }
         out[result->tokens++] = id;
+        if (p->forced && id == p->forced_after)
+            forcing = 0;
         if (p->on_token && p->on_token(p->user, step, id, g->logits, rows, n_rows)) {
             result->stop = NN_STOP_CALLER;
             break;

@@ -187,6 +187,13 @@ typedef struct nn_generate_params {
     size_t stop_count;
     nn_grammar *grammar;    /* NULL: unconstrained; else started here from the prompt */
     nn_grammar_mode grammar_mode;
+    /* Right after the model generates forced_after, the next forced_count ids are
+     * forced[0..] instead of drawn (their logits are still computed and reported). The LLM
+     * node feeds a job's later segments the global tokens of its first, so one voice speaks
+     * them all. forced NULL: nothing is forced. */
+    int32_t forced_after;
+    const int32_t *forced;
+    size_t forced_count;
     /* Called for every token with the logits it was chosen from: logits[i] belongs to id
      * rows[i], or to id i when rows is NULL. Returns nonzero to stop. May be NULL. */
     int (*on_token)(void *user, size_t step, int32_t id, const float *logits,
