@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ typedef struct piece {
 
 typedef struct loudness_job {
     loudness_settings settings;
+    bool bypass; /* enabled is false: packets pass through as they come */
     loudness_meter *meter; /* made with the first packet */
     uint32_t rate;         /* 0 until the first packet */
     uint32_t channels;
@@ -186,6 +188,7 @@ static spark_status loudness_job_begin(void *self, const spark_job *job, void **
         return SPARK_E_NO_MEMORY;
     }
     state->settings = settings;
+    state->bypass = !job->params->get_boolean(job->params->user, LOUDNESS_PARAM_ENABLED);
     *out_job_state = state;
     return SPARK_OK;
 }
@@ -413,6 +416,11 @@ static spark_status loudness_process(void *self, void *job_state, const spark_jo
     if (port != LOUDNESS_PORT_IN) {
         post_error(node, "input on unknown port %u", port);
         return SPARK_E_INVALID_ARGUMENT;
+    }
+    if (state->bypass) {
+        if (!packet)
+            return post_boolean(job, LOUDNESS_RESULT_NORMALIZED, 0);
+        return job->emit(job, LOUDNESS_PORT_OUT, node->alloc->retain(packet));
     }
     if (!packet)
         return finish(node, state, job);

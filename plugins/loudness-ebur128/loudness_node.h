@@ -15,6 +15,7 @@ enum { LOUDNESS_PORT_IN = 0, LOUDNESS_PORT_OUT = 1, LOUDNESS_PORT_COUNT = 2 };
 #define LOUDNESS_PARAM_SILENCE_GATE "silence_gate"
 #define LOUDNESS_PARAM_LOOKAHEAD "lookahead_ms"
 #define LOUDNESS_PARAM_RELEASE "release_ms"
+#define LOUDNESS_PARAM_ENABLED "enabled"
 
 #define LOUDNESS_RESULT_INPUT_I "input_integrated"
 #define LOUDNESS_RESULT_INPUT_LRA "input_lra"

@@ -20,6 +20,10 @@ static const spark_port_desc loudness_ports[LOUDNESS_PORT_COUNT] = {
 #define PER_JOB_RANGE (SPARK_PARAM_PER_JOB | SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX)
 
 static const spark_param_desc loudness_params[] = {
+    { .key = LOUDNESS_PARAM_ENABLED, .type = SPARK_PARAM_BOOLEAN,
+      .flags = SPARK_PARAM_PER_JOB, .default_value = "true",
+      .doc = "false: every packet passes through at once, unchanged and unmeasured (for "
+             "streamed jobs, whose first audio would otherwise wait for the whole job)" },
     { .key = LOUDNESS_PARAM_TARGET, .type = SPARK_PARAM_NUMBER, .flags = PER_JOB_RANGE,
       .default_value = "-16", .min = -50.0, .max = -5.0,
       .doc = "integrated loudness to reach, LUFS: -16 speech and podcasts, -23 broadcast "

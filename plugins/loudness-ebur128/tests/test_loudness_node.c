@@ -428,6 +428,25 @@ static void test_silence_passes_through(void)
     signal_free(&s);
 }
 
+/* enabled false: a loud signal passes through bit for bit and is reported as not normalised. */
+static void test_disabled_passes_through(void)
+{
+    signal s;
+    signal_init(&s, 16000, 1);
+    append_level(&s, 2.0, -8.0);
+    run r;
+    run_signal(&r, &s, 0.25, (const char *const[]){ "enabled", "false", NULL });
+    CHECK_INT_EQ(r.status, SPARK_OK);
+    CHECK(result_number(&r, "normalized") == 0.0);
+    signal out;
+    collect_output(&r, &s, 0.25, &out);
+    CHECK(out.frames == s.frames &&
+          memcmp(out.planes[0], s.planes[0], (size_t)s.frames * sizeof(float)) == 0);
+    signal_free(&out);
+    run_close(&r);
+    signal_free(&s);
+}
+
 static void test_refusals(void)
 {
     /* seven channels: no loudspeaker layout to weight them by */
@@ -588,6 +607,7 @@ int main(int argc, char **argv)
     test_normalize_report();
     test_dual_mono();
     test_silence_passes_through();
+    test_disabled_passes_through();
     test_refusals();
     test_cancellation();
     test_concurrent_jobs();
