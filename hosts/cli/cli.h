@@ -35,5 +35,6 @@ int cmd_model(const cli_globals *g, int argc, char **argv);
 int cmd_tokenize(const cli_globals *g, int argc, char **argv);
 int cmd_generate(const cli_globals *g, int argc, char **argv);
 int cmd_codec(const cli_globals *g, int argc, char **argv);
+int cmd_bench(const cli_globals *g, int argc, char **argv);
 
 #endif

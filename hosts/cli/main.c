@@ -23,6 +23,7 @@ static const char usage[] =
     "                     run the LLM alone on prompt ids; prints the generated ids\n"
     "  codec decode|encode\n"
     "                     BiCodec codes -> WAV, or a reference recording -> voice codes\n"
+    "  bench PIPELINE     time a fixed set of texts: real-time factor, first audio, stages\n"
     "\n"
     "global options:\n"
     "  --plugin-path DIR  search DIR for plugins first (repeatable)\n"
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
         rc = cmd_generate(&g, argc - i, argv + i);
     else if (strcmp(command, "codec") == 0)
         rc = cmd_codec(&g, argc - i, argv + i);
+    else if (strcmp(command, "bench") == 0)
+        rc = cmd_bench(&g, argc - i, argv + i);
     else if (strcmp(command, "help") == 0) {
         fputs(usage, stdout);
         rc = EXIT_OK;
