@@ -234,6 +234,26 @@ static bool input_type_fits(int32_t input, int32_t param)
     }
 }
 
+/* An input with a value map feeds its targets the mapped values: each must fit the
+ * parameter (values the map does not name are checked per job). */
+static void check_mapped_values(spark_pipeline *p, sp_buf *diag, const sp_input *in,
+                                const sp_input_target *tg, const spark_param_desc *pd)
+{
+    for (size_t m = 0; m < in->map_count; m++) {
+        if (!*in->map_to[m])
+            continue; /* "" leaves the input unset */
+        sp_value v;
+        char *why = sp_value_parse(&v, pd, in->map_to[m]);
+        if (why)
+            sp_diag(p, diag, in->line, "input '%s' maps '%s' to '%s', which parameter %s.%s "
+                    "refuses: %s", in->name, in->map_from[m], in->map_to[m], tg->node_name,
+                    tg->member, why);
+        else
+            sp_value_clear(&v);
+        free(why);
+    }
+}
+
 static void check_inputs(spark_pipeline *p, sp_buf *diag)
 {
     for (size_t i = 0; i < p->input_count; i++) {
@@ -272,6 +292,8 @@ static void check_inputs(spark_pipeline *p, sp_buf *diag)
                 if (!(pd->flags & SPARK_PARAM_PER_JOB))
                     sp_diag(p, diag, in->line, "input '%s' feeds parameter %s.%s, which cannot "
                             "change per job", in->name, tg->node_name, tg->member);
+                else if (in->map_count)
+                    check_mapped_values(p, diag, in, tg, pd);
                 else if (!input_type_fits(in->type, pd->type))
                     sp_diag(p, diag, in->line, "input '%s' (%s) feeds parameter %s.%s of type %s",
                             in->name, sp_param_type_name(in->type), tg->node_name, tg->member,

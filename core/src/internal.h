@@ -219,6 +219,9 @@ typedef struct sp_input {
     char *doc;
     char **aliases;    /* other request names accepted for this input */
     size_t alias_count;
+    char **map_from;   /* request values (canonical text) that reach the targets as */
+    char **map_to;     /* these; "" leaves the input unset (the targets keep theirs) */
+    size_t map_count;
     sp_input_target *targets;
     size_t target_count;
 } sp_input;

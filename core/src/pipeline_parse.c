@@ -216,6 +216,41 @@ static int32_t input_type(const char *name)
     return 0;
 }
 
+/* `map: {REQUEST_VALUE: VALUE, ...}`: what the targets get for a request value, so an
+ * input of one type can drive a parameter of another (enable_subtitles: true/false ->
+ * subtitles ass/none). Each key must be a valid value of the input; it is kept in its
+ * canonical text, the form request values are compared in. */
+static void parse_input_map(spark_pipeline *p, sp_buf *diag, sp_input *in, const sp_ynode *map)
+{
+    if (!map)
+        return;
+    if (map->type != SP_Y_MAP || map->count == 0) {
+        sp_diag(p, diag, map->line, "'map' of input '%s' must be a mapping of request value: "
+                "value", in->name);
+        return;
+    }
+    in->map_from = calloc(map->count, sizeof *in->map_from);
+    in->map_to = calloc(map->count, sizeof *in->map_to);
+    if (!in->map_from || !in->map_to)
+        return;
+    for (size_t i = 0; i < map->count; i++) {
+        const char *to = scalar(p, diag, map->items[i], "a 'map' value");
+        if (!to)
+            continue;
+        sp_value key;
+        char *why = sp_value_parse(&key, &in->schema, map->keys[i]);
+        if (why) {
+            sp_diag(p, diag, map->key_lines[i], "'map' key '%s' of input '%s' %s", map->keys[i],
+                    in->name, why);
+            free(why);
+            continue;
+        }
+        in->map_from[in->map_count] = sp_strdup(key.text);
+        in->map_to[in->map_count++] = sp_strdup(to);
+        sp_value_clear(&key);
+    }
+}
+
 static void parse_input(spark_pipeline *p, sp_buf *diag, sp_input *in, const char *name,
                         const sp_ynode *n)
 {
@@ -228,7 +263,7 @@ static void parse_input(spark_pipeline *p, sp_buf *diag, sp_input *in, const cha
         return;
     }
     CHECK_KEYS(p, diag, n, "an input", "type", "default", "required", "min", "max",
-               "max_length", "values", "doc", "to", "aliases");
+               "max_length", "values", "doc", "to", "aliases", "map");
     const char *type = scalar(p, diag, sp_ynode_get(n, "type"), "type");
     if (!type) {
         if (!sp_ynode_get(n, "type"))
@@ -305,6 +340,7 @@ static void parse_input(spark_pipeline *p, sp_buf *diag, sp_input *in, const cha
             in->schema.default_value = in->default_text;
         }
     }
+    parse_input_map(p, diag, in, sp_ynode_get(n, "map"));
     size_t n_to = 0;
     char **to = string_list(p, diag, sp_ynode_get(n, "to"), &n_to, "to");
     in->targets = calloc(n_to ? n_to : 1, sizeof *in->targets);
@@ -538,6 +574,12 @@ void sp_pipeline_free_description(spark_pipeline *p)
         for (size_t j = 0; j < in->alias_count; j++)
             free(in->aliases[j]);
         free(in->aliases);
+        for (size_t j = 0; j < in->map_count; j++) {
+            free(in->map_from[j]);
+            free(in->map_to[j]);
+        }
+        free(in->map_from);
+        free(in->map_to);
         for (size_t j = 0; j < in->target_count; j++) {
             free(in->targets[j].node_name);
             free(in->targets[j].member);

@@ -84,6 +84,26 @@ static char *value_text(const sp_input *in, const cJSON *v, char **why)
     }
 }
 
+/* An input's `map`: the request value becomes the mapped text, passed on as a string that
+ * each target parses with its own schema; an empty mapped text leaves the input unset. */
+static int apply_input_map(const sp_input *in, sp_value *v)
+{
+    for (size_t m = 0; m < in->map_count; m++) {
+        if (strcmp(in->map_from[m], v->text) != 0)
+            continue;
+        char *text = sp_strdup(in->map_to[m]);
+        if (!text)
+            return -1;
+        sp_value_clear(v);
+        if (*text)
+            *v = (sp_value){.set = true, .type = SPARK_PARAM_STRING, .text = text};
+        else
+            free(text);
+        return 0;
+    }
+    return 0;
+}
+
 int sp_request_validate(spark_pipeline *p, const char *json, sp_value *out, spark_error **error)
 {
     cJSON *root = json && *json ? cJSON_Parse(json) : cJSON_CreateObject();
@@ -155,6 +175,9 @@ int sp_request_validate(spark_pipeline *p, const char *json, sp_value *out, spar
             }
         }
     }
+    for (size_t i = 0; rc == 0 && i < p->input_count; i++)
+        if (out[i].set && p->inputs[i].map_count && apply_input_map(&p->inputs[i], &out[i]))
+            rc = sp_fail(error, SPARK_ERROR_INTERNAL, "out of memory");
     free(seen_by);
     cJSON_Delete(root);
     return rc;

@@ -113,6 +113,9 @@ int rp_startup(const rp_startup_options *o, rp_runtime *rt)
     double t0 = now_s();
     if (o->model_dir && ensure_model(o) != 0)
         return -1;
+    /* the pipelines name their model ${env:SPARK_MODEL_DIR:-...}: the directory checked here */
+    if (o->model_dir && setenv("SPARK_MODEL_DIR", o->model_dir, 1) != 0)
+        return -1;
     double t1 = now_s();
     spark_error *e = NULL;
     spark_engine_options eo = {

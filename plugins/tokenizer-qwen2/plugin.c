@@ -6,7 +6,8 @@
 
 #include "tokenizer_nodes.h"
 
-static const char *const mode_choices[] = {"control", "clone", "clone_transcript", NULL};
+static const char *const mode_choices[] = {"control", "clone", "clone_transcript", "auto",
+                                           NULL};
 static const char *const gender_choices[] = {"female", "male", NULL};
 static const char *const level_choices[] = {"very_low", "low", "moderate", "high",
                                             "very_high", NULL};
@@ -23,7 +24,8 @@ static const spark_port_desc prompt_ports[] = {
     [PROMPT_PORT_VOICE] = {"voice", SPARK_PORT_IN, SPARK_KIND_CODES, SPARK_PORT_OPTIONAL, 0,
                            0, 0,
                            "The reference voice for the cloning modes: 32 global codes, and "
-                           "for clone_transcript the semantic codes of the whole reference."},
+                           "for clone_transcript the semantic codes of the whole reference. "
+                           "In mode auto, segments wait until it brings a voice or ends."},
     [PROMPT_PORT_TOKENS] = {"tokens", SPARK_PORT_OUT, SPARK_KIND_TOKENS, 0, 0, 0, 0,
                             "The prompt's token ids, exactly as the upstream prompt string "
                             "tokenizes (vocabulary " TOKENIZER_VOCABULARY ")."},
@@ -33,7 +35,9 @@ static const spark_param_desc prompt_params[] = {
     MODEL_DIR_PARAM,
     {"mode", SPARK_PARAM_ENUM, SPARK_PARAM_PER_JOB, "control", 0, 0, 0, 0, mode_choices,
      "control: voice creation from gender, pitch and speed; clone: a reference voice's "
-     "global codes; clone_transcript: also the reference's transcript and semantic codes."},
+     "global codes; clone_transcript: also the reference's transcript and semantic codes; "
+     "auto: decided by port voice: control when it ends empty, clone_transcript when the "
+     "voice carries semantic codes and transcript is set, clone otherwise."},
     {"gender", SPARK_PARAM_ENUM, SPARK_PARAM_PER_JOB, "female", 0, 0, 0, 0, gender_choices,
      "Controllable mode: the voice's gender."},
     {"pitch", SPARK_PARAM_ENUM, SPARK_PARAM_PER_JOB, "moderate", 0, 0, 0, 0, level_choices,
@@ -72,7 +76,9 @@ static const spark_param_desc parse_params[] = {
     MODEL_DIR_PARAM,
     {"mode", SPARK_PARAM_ENUM, SPARK_PARAM_PER_JOB, "control", 0, 0, 0, 0, mode_choices,
      "control: exactly 32 global codes must have been generated; cloning modes: generated "
-     "global codes are ignored (the reference's are used)."},
+     "global codes are ignored (the reference's are used); auto: per segment, control when "
+     "its ids hold any global code, clone when they hold none (meant for constrained "
+     "decoding, whose clone grammar generates no global code)."},
 };
 
 static const spark_node_desc parse_node = {

@@ -251,6 +251,15 @@ int spark_prompt_build(qt_session *s, const spark_vocab *v, const spark_prompt_r
     return rc;
 }
 
+size_t spark_count_globals(const spark_vocab *v, const int32_t *ids, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && (size_t)ids[i] < v->id_count && v->code_of_id[ids[i]] >= GLOBAL_TAG)
+            count++;
+    return count;
+}
+
 int spark_parse_codes(const spark_vocab *v, const int32_t *ids, size_t n, bool control,
                       qt_ids *semantics, qt_ids *globals, char *err, size_t cap)
 {

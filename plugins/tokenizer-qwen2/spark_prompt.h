@@ -55,6 +55,9 @@ typedef struct spark_prompt_request {
 int spark_prompt_build(qt_session *s, const spark_vocab *v, const spark_prompt_request *r,
                        qt_ids *out, char *err, size_t err_cap);
 
+/* How many of IDS are global-code tokens (<|bicodec_global_N|>). */
+size_t spark_count_globals(const spark_vocab *v, const int32_t *ids, size_t n);
+
 /* Split generated ids into semantic codes (in order) and, in control mode, global codes,
  * which must then be exactly 32. No semantic code at all is an error. */
 int spark_parse_codes(const spark_vocab *v, const int32_t *ids, size_t n, bool control,

@@ -150,6 +150,7 @@ static spark_status emit_tokens(tok_node *self, const spark_job *job, uint32_t p
 typedef struct prompt_job {
     qt_session *session;
     spark_prompt_mode mode;
+    bool auto_mode; /* the mode is decided by what arrives on port voice (or its end) */
     int gender, pitch, speed;
     char *transcript;
     int32_t globals[SPARK_GLOBAL_COUNT];
@@ -187,14 +188,16 @@ static spark_status prompt_job_begin(void *handle, const spark_job *job, void **
     const char *pitch = param_string(p, "pitch");
     const char *speed = param_string(p, "speed");
     const char *transcript = param_string(p, "transcript");
-    int m = spark_mode_from_name(mode ? mode : "control");
+    st->auto_mode = mode && strcmp(mode, "auto") == 0;
+    int m = st->auto_mode ? SPARK_PROMPT_CONTROL : spark_mode_from_name(mode ? mode : "control");
     st->gender = spark_gender_index(gender);
     st->pitch = spark_level_index(pitch);
     st->speed = spark_level_index(speed);
     spark_status status = SPARK_OK;
     if (m < 0)
         status = fail(self, SPARK_E_INVALID_ARGUMENT,
-                      "mode \"%s\" is not one of control, clone, clone_transcript", mode);
+                      "mode \"%s\" is not one of auto, control, clone, clone_transcript",
+                      mode);
     else if (m == SPARK_PROMPT_CONTROL && st->gender < 0)
         status = fail(self, SPARK_E_INVALID_ARGUMENT,
                       "gender \"%s\" is not one of female, male", gender ? gender : "");
@@ -213,7 +216,8 @@ static spark_status prompt_job_begin(void *handle, const spark_job *job, void **
         return status;
     }
     st->mode = (spark_prompt_mode)m;
-    st->have_voice = st->mode == SPARK_PROMPT_CONTROL;
+    /* auto waits for port voice like the cloning modes: a voice, or its empty end */
+    st->have_voice = st->mode == SPARK_PROMPT_CONTROL && !st->auto_mode;
     *out = st;
     return SPARK_OK;
 }
@@ -248,6 +252,9 @@ static spark_status take_voice(tok_node *self, prompt_job *st, const spark_packe
     const spark_codes_data *c = &packet->data.codes;
     if (st->have_voice)
         return fail(self, SPARK_E_INVALID_ARGUMENT, "more than one reference voice");
+    if (st->auto_mode) /* semantic codes are used only with the transcript they belong to */
+        st->mode = c->n_semantic && st->transcript[0] ? SPARK_PROMPT_CLONE_TRANSCRIPT
+                                                       : SPARK_PROMPT_CLONE;
     if (c->n_global != SPARK_GLOBAL_COUNT)
         return fail(self, SPARK_E_INVALID_ARGUMENT,
                     "the reference voice has %llu global codes; %d are needed",
@@ -265,6 +272,18 @@ static spark_status take_voice(tok_node *self, prompt_job *st, const spark_packe
     return SPARK_OK;
 }
 
+/* Builds the prompts of the segments that waited for the voice, in order. */
+static spark_status flush_pending(tok_node *self, prompt_job *st, const spark_job *job)
+{
+    spark_status status = SPARK_OK;
+    for (size_t i = 0; status >= 0 && i < st->pending_count; i++)
+        status = build_and_emit(self, st, job, st->pending[i]);
+    for (size_t i = 0; i < st->pending_count; i++)
+        self->alloc->release(st->pending[i]);
+    st->pending_count = 0;
+    return status < 0 ? status : SPARK_OK;
+}
+
 static spark_status prompt_process(void *handle, void *state, const spark_job *job,
                                    uint32_t port, const spark_packet *packet)
 {
@@ -275,6 +294,11 @@ static spark_status prompt_process(void *handle, void *state, const spark_job *j
             st->text_ended = true;
         else
             st->voice_ended = true;
+        if (port != PROMPT_PORT_TEXT && st->auto_mode && !st->have_voice) {
+            st->mode = SPARK_PROMPT_CONTROL; /* no reference voice: voice creation */
+            st->have_voice = true;
+            return flush_pending(self, st, job);
+        }
         if (st->pending_count && st->voice_ended)
             return fail(self, SPARK_E_INVALID_ARGUMENT,
                         "mode %s needs a reference voice (32 global codes) on port \"voice\"",
@@ -284,15 +308,12 @@ static spark_status prompt_process(void *handle, void *state, const spark_job *j
     if (port == PROMPT_PORT_VOICE) {
         if (packet->kind != SPARK_KIND_CODES)
             return fail(self, SPARK_E_FORMAT_MISMATCH, "port \"voice\" takes codes packets");
-        if (st->mode == SPARK_PROMPT_CONTROL)
+        if (st->mode == SPARK_PROMPT_CONTROL && !st->auto_mode)
             return SPARK_OK; /* the labels describe the voice; a reference is not used */
         spark_status status = take_voice(self, st, packet);
-        for (size_t i = 0; status >= 0 && i < st->pending_count; i++)
-            status = build_and_emit(self, st, job, st->pending[i]);
-        for (size_t i = 0; i < st->pending_count; i++)
-            self->alloc->release(st->pending[i]);
-        st->pending_count = 0;
-        return status < 0 ? status : SPARK_OK;
+        if (status < 0)
+            return status;
+        return flush_pending(self, st, job);
     }
     if (port != PROMPT_PORT_TEXT || packet->kind != SPARK_KIND_TEXT)
         return fail(self, SPARK_E_FORMAT_MISMATCH, "port \"text\" takes text packets");
@@ -346,6 +367,7 @@ const spark_node_ops prompt_node_ops = {
 
 typedef struct parse_job {
     bool control;
+    bool auto_mode; /* per segment: control when its ids carry global codes, else clone */
 } parse_job;
 
 static spark_status parse_job_begin(void *handle, const spark_job *job, void **out)
@@ -353,14 +375,16 @@ static spark_status parse_job_begin(void *handle, const spark_job *job, void **o
     tok_node *self = handle;
     *out = NULL;
     const char *mode = param_string(job->params, "mode");
-    int m = spark_mode_from_name(mode ? mode : "control");
+    bool auto_mode = mode && strcmp(mode, "auto") == 0;
+    int m = auto_mode ? SPARK_PROMPT_CONTROL : spark_mode_from_name(mode ? mode : "control");
     if (m < 0)
         return fail(self, SPARK_E_INVALID_ARGUMENT,
-                    "mode \"%s\" is not one of control, clone, clone_transcript", mode);
+                    "mode \"%s\" is not one of auto, control, clone, clone_transcript", mode);
     parse_job *st = calloc(1, sizeof *st);
     if (!st)
         return fail(self, SPARK_E_NO_MEMORY, "out of memory for the job state");
     st->control = m == SPARK_PROMPT_CONTROL;
+    st->auto_mode = auto_mode;
     *out = st;
     return SPARK_OK;
 }
@@ -376,8 +400,11 @@ static spark_status parse_process(void *handle, void *state, const spark_job *jo
         return fail(self, SPARK_E_FORMAT_MISMATCH, "port \"tokens\" takes tokens packets");
     qt_ids sem = {0}, glob = {0};
     char err[256];
-    if (spark_parse_codes(&self->vocab, packet->data.tokens.ids,
-                          (size_t)packet->data.tokens.count, st->control, &sem, &glob, err,
+    const int32_t *ids = packet->data.tokens.ids;
+    size_t count = (size_t)packet->data.tokens.count;
+    bool control = st->auto_mode ? spark_count_globals(&self->vocab, ids, count) > 0
+                                 : st->control;
+    if (spark_parse_codes(&self->vocab, ids, count, control, &sem, &glob, err,
                           sizeof err)) {
         free(sem.v);
         free(glob.v);

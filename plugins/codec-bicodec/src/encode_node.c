@@ -2,7 +2,8 @@
  * global codes; with a transcript also the reference's semantic codes), one codes packet per
  * job. A job may instead name a voice saved earlier (`voice`): its codes are read from the
  * voice store and the encoder does not run. `save_voice` stores what a job encoded, written
- * through the storage service when the job succeeds. */
+ * through the storage service when the job succeeds. With `optional`, a job with neither
+ * emits nothing (voice creation in a graph that also clones). */
 #include "encode_node.h"
 
 #include <spark/ext/alloc.h>
@@ -43,6 +44,7 @@ typedef struct encode_job {
     size_t frames, cap;
     uint32_t rate;
     bool finished;
+    bool optional;             /* no reference and no voice name: emit nothing, succeed */
     char *pending_voice;       /* JSON to store at job end (save_voice) */
 } encode_job;
 
@@ -169,6 +171,7 @@ static spark_status encode_job_begin(void *self_, const spark_job *job, void **o
     state->transcript = param_copy(job->params, "transcript");
     state->voice = param_copy(job->params, "voice");
     state->save_voice = param_copy(job->params, "save_voice");
+    state->optional = job->params->get_boolean(job->params->user, "optional") != 0;
     if (!state->transcript || !state->voice || !state->save_voice) {
         free_job(state);
         return fail(self, SPARK_E_NO_MEMORY, "out of memory");
@@ -278,6 +281,13 @@ static spark_status finish(encode_node *self, encode_job *state, const spark_job
         spark_status st = self->progress->check(self->host, job);
         if (st != SPARK_OK)
             return st;
+    }
+    if (state->optional && !state->voice[0] && state->frames == 0) {
+        /* a graph that also serves voice creation: no reference means no voice to give */
+        if (state->save_voice[0])
+            return fail(self, SPARK_E_INVALID_ARGUMENT, "save_voice: '%s' needs reference "
+                        "audio to encode, and none arrived", state->save_voice);
+        return job->post_result(job, "source", SPARK_VALUE_STRING, "none", 0);
     }
     encode_voice voice;
     bool from_cache = false;
@@ -407,12 +417,16 @@ static const spark_param_desc encode_params[] = {
      "the name of a saved voice to use instead of encoding the reference"},
     {"save_voice", SPARK_PARAM_STRING, SPARK_PARAM_PER_JOB, "", 0, 0, ENCODE_VOICE_NAME_MAX, 0,
      NULL, "save the encoded voice under this name when the job succeeds"},
+    {"optional", SPARK_PARAM_BOOLEAN, SPARK_PARAM_PER_JOB, "false", 0, 0, 0, 0, NULL,
+     "when no reference audio arrives and no voice is named, emit no codes and succeed "
+     "(source \"none\"), so one graph serves voice creation too; false: that is an error"},
 };
 
 static const spark_result_desc encode_results[] = {
     {"voice", SPARK_VALUE_JSON, 0,
      "the codes: {model, transcript, global_codes, semantic_codes}"},
-    {"source", SPARK_VALUE_STRING, 0, "\"encoder\", or \"cache\" for a saved voice"},
+    {"source", SPARK_VALUE_STRING, 0, "\"encoder\", \"cache\" for a saved voice, or \"none\" "
+     "(optional, and nothing to encode)"},
 };
 
 const spark_node_desc bicodec_encode_desc = {

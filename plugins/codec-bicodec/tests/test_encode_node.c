@@ -2,7 +2,8 @@
  * several packets, give the upstream reference codes (channel 0, resampled to 16 kHz by
  * libsamplerate where upstream uses soxr; globals and, with a transcript, semantic codes);
  * the guards (silent, too short, no audio, bad voice names, a cached voice on a host without
- * storage) fail the job with a message naming the problem.
+ * storage) fail the job with a message naming the problem; `optional` lets a job without
+ * reference or voice name succeed with no codes.
  *
  *   test_encode_node PLUGIN.so DATA_DIR
  */
@@ -145,6 +146,32 @@ static void check_guards(fake_node *node)
     free(audio);
 }
 
+/* optional: true with no reference and no voice name: no codes, success, source "none";
+ * with a reference it encodes as usual. */
+static void check_optional(fake_node *node)
+{
+    const char *optional[] = {"optional", "true", NULL};
+    spark_status st;
+    fake_job *job = run_job(node, optional, NULL, 0, 1, 16000, 4000, &st);
+    CHECK_INT_EQ(st, SPARK_OK);
+    CHECK_INT_EQ(fake_job_output_count(job, PORT_CODES), 0);
+    CHECK_STR_EQ(fake_job_result_text(job, "source"), "none");
+    CHECK(fake_job_result(job, "voice") == NULL);
+    fake_job_free(job);
+    size_t n = 16000;
+    float *audio = malloc(n * sizeof *audio);
+    for (size_t i = 0; i < n; i++)
+        audio[i] = 0.3f * (float)((i * 37) % 101) / 101.0f - 0.15f;
+    job = run_job(node, optional, audio, n, 1, 16000, 4000, &st);
+    CHECK_INT_EQ(st, SPARK_OK);
+    CHECK_INT_EQ(fake_job_output_count(job, PORT_CODES), 1);
+    if (fake_job_output_count(job, PORT_CODES))
+        CHECK_INT_EQ(fake_job_output(job, PORT_CODES, 0)->data.codes.n_global, 32);
+    CHECK_STR_EQ(fake_job_result_text(job, "source"), "encoder");
+    fake_job_free(job);
+    free(audio);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -178,6 +205,7 @@ int main(int argc, char **argv)
         check_reference_codes(&node, argv[2], "stereo");  /* channel 0 of two */
         check_reference_codes(&node, argv[2], "rate44k"); /* resampled from 44.1 kHz */
         check_guards(&node);
+        check_optional(&node);
     }
     fake_node_close(&node);
 

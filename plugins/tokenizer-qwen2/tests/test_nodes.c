@@ -1,7 +1,7 @@
 /* The built tokenizer-qwen2 plugin (argv[1], dlopen) with the fake engine: descriptors,
  * activation (missing special token named), the three prompt formats with ids checked
  * against the spec's id layout, the voice arriving after the text, label and count errors,
- * and the code parser. The model is a small tokenizer.json written by the test: the 256
+ * the auto mode of both nodes, and the code parser. The model is a small tokenizer.json written by the test: the 256
  * byte tokens, one merge ("a b" -> 256), then the Spark tokens in the order of spec 3.3. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -235,6 +235,113 @@ static void test_prompts(const spark_node_desc *desc, const char *dir)
     fake_node_close(&node);
 }
 
+/* The cloning prompt of text "b" with the voice of voice(32, ...) and, when `semantic` is
+ * set, transcript "a" with voice(32, 2)'s semantic codes (spec 3.5). */
+static size_t want_clone(int32_t *want, bool semantic)
+{
+    size_t n = 0;
+    want[n++] = ID(165137);
+    want[n++] = ID(165146);
+    want[n++] = semantic ? 256 : 'b'; /* "a" + "b" glued, or "b" alone */
+    want[n++] = ID(165152);
+    want[n++] = ID(165150);
+    for (int i = 0; i < 32; i++)
+        want[n++] = ID(151665 + i * 100);
+    want[n++] = ID(165156);
+    if (semantic) {
+        want[n++] = ID(165151);
+        want[n++] = ID(155761 + 8191);
+        want[n++] = ID(155761 + 8190);
+    }
+    return n;
+}
+
+/* mode auto: the voice port decides. It ends empty: control (the labels); a voice without
+ * semantic codes, or with them but no transcript: clone; with both: clone_transcript. */
+static void test_auto_prompts(const spark_node_desc *desc, const char *dir)
+{
+    const char *settings[] = {"model_dir", dir, NULL};
+    fake_node node;
+    CHECK_INT_EQ(fake_node_open(&node, desc, settings, NULL), SPARK_OK);
+    fake_job *job = NULL;
+
+    /* No voice: the text waits until the voice port ends, then gets the control prompt. */
+    const char *control[] = {"mode", "auto", "gender", "male", "pitch", "high",
+                             "speed", "very_low", NULL};
+    CHECK_INT_EQ(fake_job_begin(&node, "auto-c", control, &job), SPARK_OK);
+    CHECK_INT_EQ(feed_text(job, "ab a", 4), SPARK_NEED_MORE);
+    CHECK_INT_EQ(fake_job_output_count(job, P_TOKENS), 0);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, NULL), SPARK_OK);
+    const int32_t want_c[] = {ID(165143), ID(165146), 256,        32,         'a',
+                              ID(165152), ID(165147), ID(165033), ID(164968), ID(164986),
+                              ID(165153)};
+    CHECK_INT_EQ(fake_job_output_count(job, P_TOKENS), 1);
+    expect_ids(fake_job_output(job, P_TOKENS, 0), want_c, 11, __LINE__);
+    CHECK_INT_EQ(fake_job_output(job, P_TOKENS, 0)->seq, 4);
+    /* a later segment goes straight through */
+    CHECK_INT_EQ(feed_text(job, "ab a", 5), SPARK_OK);
+    CHECK_INT_EQ(fake_job_output_count(job, P_TOKENS), 2);
+    expect_ids(fake_job_output(job, P_TOKENS, 1), want_c, 11, __LINE__);
+    CHECK_INT_EQ(fake_job_process(job, P_TEXT, NULL), SPARK_OK);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+
+    int32_t want[64];
+    /* A voice without semantic codes (and a transcript): clone. */
+    const char *with_transcript[] = {"mode", "auto", "transcript", "a", NULL};
+    CHECK_INT_EQ(fake_job_begin(&node, "auto-a", with_transcript, &job), SPARK_OK);
+    CHECK_INT_EQ(feed_text(job, "b", 0), SPARK_NEED_MORE);
+    spark_packet *v = voice(32, 0);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, v), SPARK_OK);
+    fake_release(v);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, NULL), SPARK_OK);
+    CHECK_INT_EQ(fake_job_output_count(job, P_TOKENS), 1);
+    size_t n = want_clone(want, false);
+    expect_ids(fake_job_output(job, P_TOKENS, 0), want, n, __LINE__);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+
+    /* Semantic codes but no transcript: clone too (the codes need their transcript). */
+    const char *bare[] = {"mode", "auto", NULL};
+    CHECK_INT_EQ(fake_job_begin(&node, "auto-a2", bare, &job), SPARK_OK);
+    v = voice(32, 2);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, v), SPARK_OK);
+    fake_release(v);
+    CHECK_INT_EQ(feed_text(job, "b", 0), SPARK_OK);
+    expect_ids(fake_job_output(job, P_TOKENS, 0), want, n, __LINE__);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+
+    /* Semantic codes and a transcript: clone_transcript. */
+    CHECK_INT_EQ(fake_job_begin(&node, "auto-b", with_transcript, &job), SPARK_OK);
+    CHECK_INT_EQ(feed_text(job, "b", 0), SPARK_NEED_MORE);
+    v = voice(32, 2);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, v), SPARK_OK);
+    fake_release(v);
+    n = want_clone(want, true);
+    CHECK_INT_EQ(fake_job_output_count(job, P_TOKENS), 1);
+    expect_ids(fake_job_output(job, P_TOKENS, 0), want, n, __LINE__);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+
+    /* Errors: a second voice, a voice of 31 globals, a voice after the port ended empty. */
+    fake_log_clear();
+    CHECK_INT_EQ(fake_job_begin(&node, "auto-e2", bare, &job), SPARK_OK);
+    v = voice(32, 0);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, v), SPARK_OK);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, v), SPARK_E_INVALID_ARGUMENT);
+    CHECK_STR_CONTAINS(fake_last_error(), "more than one reference voice");
+    fake_release(v);
+    fake_job_free(job);
+    CHECK_INT_EQ(fake_job_begin(&node, "auto-e3", bare, &job), SPARK_OK);
+    v = voice(31, 0);
+    CHECK_INT_EQ(fake_job_process(job, P_VOICE, v), SPARK_E_INVALID_ARGUMENT);
+    CHECK_STR_CONTAINS(fake_last_error(), "31 global codes");
+    fake_release(v);
+    fake_job_free(job);
+    fake_node_close(&node);
+}
+
 static spark_packet *tokens(const int32_t *ids, size_t n)
 {
     spark_packet *p = alloc_ext()->tokens(fake_host(), n, "spark-tts-qwen2");
@@ -292,6 +399,37 @@ static void test_parser(const spark_node_desc *desc, const char *dir)
     CHECK_STR_CONTAINS(fake_last_error(), "no semantic code");
     fake_release(in);
     fake_job_free(job);
+
+    /* auto, per segment: the control ids give 32 globals; ids without a global (the clone
+     * grammar's output) give the semantic codes alone; 31 globals are a control error. */
+    const char *auto_mode[] = {"mode", "auto", NULL};
+    CHECK_INT_EQ(fake_job_begin(&node, "p4", auto_mode, &job), SPARK_OK);
+    in = tokens(ids, n);
+    CHECK_INT_EQ(fake_job_process(job, 0, in), SPARK_OK);
+    fake_release(in);
+    int32_t clone_ids[] = {ID(165151), ID(155761 + 3), ID(155761 + 9), ID(165152)};
+    in = tokens(clone_ids, 4);
+    in->seq = 1;
+    CHECK_INT_EQ(fake_job_process(job, 0, in), SPARK_OK);
+    fake_release(in);
+    CHECK_INT_EQ(fake_job_output_count(job, 1), 2);
+    out = fake_job_output(job, 1, 0);
+    CHECK(out && out->data.codes.n_global == 32 && out->data.codes.n_semantic == 2);
+    if (out && out->data.codes.n_global == 32)
+        CHECK_INT_EQ(out->data.codes.global[0], 4095);
+    out = fake_job_output(job, 1, 1);
+    CHECK(out && out->data.codes.n_global == 0 && out->data.codes.n_semantic == 2);
+    if (out && out->data.codes.n_semantic == 2) {
+        CHECK_INT_EQ(out->data.codes.semantic[0], 3);
+        CHECK_INT_EQ(out->data.codes.semantic[1], 9);
+        CHECK_INT_EQ(out->seq, 1);
+    }
+    in = tokens(short_ids, n - 1);
+    fake_log_clear();
+    CHECK_INT_EQ(fake_job_process(job, 0, in), SPARK_E_INVALID_ARGUMENT);
+    CHECK_STR_CONTAINS(fake_last_error(), "31 global codes");
+    fake_release(in);
+    fake_job_free(job);
     fake_node_close(&node);
 }
 
@@ -331,6 +469,7 @@ int main(int argc, char **argv)
     fake_node_close(&node);
 
     test_prompts(prompt, good);
+    test_auto_prompts(prompt, good);
     test_parser(parse, good);
     CHECK_INT_EQ(fake_live_packets(), 0);
 
