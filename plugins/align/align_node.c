@@ -16,6 +16,7 @@
 #include <spark/ext/progress.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ typedef struct align_job {
     int ended; /* bit per input port */
     spans_mode spans;
     double min_pause;
+    bool report; /* post the word_timings result */
 } align_job;
 
 /* One sentence's words as they are placed. */
@@ -98,6 +100,7 @@ static spark_status align_job_begin(void *handle, const spark_job *job, void **o
     state->spans = spans && strcmp(spans, "packets") == 0 ? SPANS_PACKETS
                    : spans && strcmp(spans, "whole") == 0 ? SPANS_WHOLE : SPANS_AUTO;
     state->min_pause = p->get_number(p->user, ALIGN_PARAM_MIN_PAUSE);
+    state->report = p->get_boolean(p->user, ALIGN_PARAM_REPORT) != 0;
     *out_state = state;
     return SPARK_OK;
 }
@@ -320,7 +323,7 @@ static char *word_text(const sentence_words *s, size_t w)
 }
 
 static spark_status emit_results(align_node *self, const spark_job *job, sentence_words *s,
-                                 size_t count)
+                                 size_t count, bool report)
 {
     size_t total = 0;
     for (size_t i = 0; i < count; i++)
@@ -370,12 +373,13 @@ static spark_status emit_results(align_node *self, const spark_job *job, sentenc
         if (st < 0)
             goto done;
     }
-    char *json = timings_json(segments, nseg);
-    if (!json) {
+    char *json = report ? timings_json(segments, nseg) : NULL;
+    if (report && !json) {
         st = SPARK_E_NO_MEMORY;
         goto done;
     }
-    job->post_result(job, ALIGN_RESULT_JSON, SPARK_VALUE_JSON, json, 0);
+    if (report)
+        job->post_result(job, ALIGN_RESULT_JSON, SPARK_VALUE_JSON, json, 0);
     free(json);
     char number[32];
     snprintf(number, sizeof number, "%zu", total);
@@ -402,7 +406,7 @@ static spark_status finish(align_node *self, align_job *state, const spark_job *
         qsort(state->audio.items, state->audio.count, sizeof *state->audio.items,
               by_seq_then_time);
     if (state->text.count == 0)
-        return emit_results(self, job, NULL, 0);
+        return emit_results(self, job, NULL, 0, state->report);
     if (state->audio.count == 0)
         return fail(self, SPARK_E_INVALID_ARGUMENT, "the job has text but no audio to align "
                     "it with");
@@ -425,7 +429,7 @@ static spark_status finish(align_node *self, align_job *state, const spark_job *
     if (st == SPARK_OK && self->progress)
         st = self->progress->check(self->host, job);
     if (st == SPARK_OK)
-        st = emit_results(self, job, s, state->text.count);
+        st = emit_results(self, job, s, state->text.count, state->report);
     else if (st == SPARK_E_NO_MEMORY)
         fail(self, st, "out of memory aligning words");
     free_sentences(s, state->text.count);

@@ -9,6 +9,7 @@ enum { ALIGN_PORT_TEXT, ALIGN_PORT_AUDIO, ALIGN_PORT_TIMING, ALIGN_PORT_COUNT };
 
 #define ALIGN_PARAM_SPANS "spans"
 #define ALIGN_PARAM_MIN_PAUSE "min_pause"
+#define ALIGN_PARAM_REPORT "report"
 #define ALIGN_RESULT_JSON "word_timings"
 #define ALIGN_RESULT_WORDS "words"
 

@@ -32,6 +32,9 @@ static const spark_param_desc align_params[] = {
      NULL,
      "Seconds of quiet that separate two stretches of speech; shorter quiet stays inside a "
      "stretch and only attracts word boundaries."},
+    {ALIGN_PARAM_REPORT, SPARK_PARAM_BOOLEAN, SPARK_PARAM_PER_JOB, "true", 0, 0, 0, 0, NULL,
+     "Put the word_timings result in the job's result; false: only the timing packets (for "
+     "subtitles) are made."},
 };
 
 static const spark_result_desc align_results[] = {

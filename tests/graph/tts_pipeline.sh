@@ -12,7 +12,7 @@ text='Good morning. The quick brown fox jumps over the lazy dog! Is it raining t
 run() { "$SPARKHOST" run "$SPARK_SOURCE_DIR/configs/tts.yaml" --text "$text" \
         --input seed=7 --input max_new_tokens=120 "$@"; }
 run -o a.wav --input subtitles_output=a.srt --input subtitles=srt --json > a.json
-run -o b.wav --input subtitles=none --json > b.json
+run -o b.wav --input subtitles=none --input word_timings=false --json > b.json
 "$SPARKHOST" run "$SPARK_SOURCE_DIR/configs/tts.yaml" --text "$text" --input seed=7 \
     --input max_new_tokens=120 --input format=pcm --input subtitles=none --stream -o - \
     2>stream.err > stream.pcm
@@ -24,7 +24,10 @@ cmp a.pcm stream.pcm || { echo "streamed audio differs from the stored file"; ex
 "$SPARK_PYTHON" - <<'PY'
 import json, subprocess
 a = json.load(open("a.json"))
+b = json.load(open("b.json"))
 fail = []
+if b["word_timings"] is not None or b["subtitles_url"] is not None:
+    fail.append(f"word_timings=false, subtitles=none: {b['word_timings']!r} {b['subtitles_url']!r}")
 probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=sample_rate,channels",
                         "-show_entries", "format=duration", "-of", "json", "out/a.wav"],
                        capture_output=True, text=True, check=True)
@@ -35,8 +38,8 @@ if p["streams"][0]["sample_rate"] != "16000" or p["streams"][0]["channels"] != 1
     fail.append(f"format {p['streams'][0]}")
 if not a["audio_url"].endswith("/out/a.wav") or not a["subtitles_url"].endswith("/out/a.srt"):
     fail.append(f"urls {a['audio_url']} {a['subtitles_url']}")
-if abs(a["loudness"] + 16) > 0.5:
-    fail.append(f"loudness {a['loudness']} LUFS, target -16")
+if abs(a["loudness_lufs"] + 16) > 0.5:
+    fail.append(f"loudness {a['loudness_lufs']} LUFS, target -16")
 segs = a["word_timings"]["segments"]
 words = [w["word"] for s in segs for w in s["words"]]
 if " ".join(words) != "Good morning. The quick brown fox jumps over the lazy dog! Is it raining today?":

@@ -203,6 +203,27 @@ static void test_chunked_sentences(void)
     fake_node_close(&node);
 }
 
+/* report false: the timing packets still come (for subtitles), the result does not. */
+static void test_report_off(void)
+{
+    fake_node node;
+    CHECK_INT_EQ(fake_node_open(&node, desc, NULL, NULL), SPARK_OK);
+    fake_job *job = NULL;
+    const char *const quiet[] = {"report", "false", NULL};
+    CHECK_INT_EQ(fake_job_begin(&node, "quiet", quiet, &job), SPARK_OK);
+    for (int i = 0; i < SENTENCES; i++) {
+        send_text(job, i);
+        send_audio(job, i);
+    }
+    CHECK_INT_EQ(fake_job_process(job, PORT_TEXT, NULL), SPARK_OK);
+    CHECK_INT_EQ(fake_job_process(job, PORT_AUDIO, NULL), SPARK_OK);
+    CHECK_INT_EQ(fake_job_output_count(job, PORT_TIMING), SENTENCES);
+    CHECK(fake_job_result_text(job, "word_timings") == NULL);
+    CHECK_INT_EQ(fake_job_end(job, SPARK_OK), SPARK_OK);
+    fake_job_free(job);
+    fake_node_close(&node);
+}
+
 /* One audio packet holding everything: sentences are found in the stream. */
 static void test_whole_stream(void)
 {
@@ -299,6 +320,7 @@ int main(int argc, char **argv)
         test_sentence_packets();
         test_whole_stream();
         test_chunked_sentences();
+        test_report_off();
         test_refusals();
     }
     for (int i = 0; i < SENTENCES; i++)
