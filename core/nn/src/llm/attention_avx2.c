@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "attention_kernels.h"
+#include "softmax_rows.h"
 
 static inline float hsum(__m256 v)
 {
@@ -86,4 +87,9 @@ void qwen2_weighted_sum_avx2(const float *s, size_t group, size_t n, const float
                 _mm256_storeu_ps(out + h * d + 8 * (j0 + j), acc[j]);
         }
     }
+}
+
+void qwen2_softmax_rows_avx2(float *s, size_t group, size_t n)
+{
+    causal_softmax(s, group, n, n, 0);
 }

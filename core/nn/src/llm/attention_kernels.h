@@ -11,6 +11,10 @@
 void qwen2_scores_avx2(const float *q, size_t group, size_t d, const float *k, size_t ld,
                        size_t n, float scale, float *s);
 
+/* Softmax of each of the group rows of s (n entries each), in place: causal_softmax of
+ * softmax_rows.h compiled for AVX2 + FMA. */
+void qwen2_softmax_rows_avx2(float *s, size_t group, size_t n);
+
 /* out[h * d + i] = sum_p s[h * n + p] * v[p * ld + i], for h < group, i < d; d % 8 == 0 */
 void qwen2_weighted_sum_avx2(const float *s, size_t group, size_t n, const float *v, size_t ld,
                              size_t d, float *out);
