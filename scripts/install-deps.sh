@@ -8,6 +8,7 @@ packages=(
     zlib1g-dev        # torch zip checkpoints: inflate and CRC-32
     libcurl4-openssl-dev libssl-dev   # model fetch: HTTP(S) downloads, SHA-256
     ffmpeg            # ffprobe and ffmpeg: independent checks of the audio the tests write
+    time              # /usr/bin/time: peak memory of test runs
     python3 python3-venv  # the reference libraries the golden tests compare against
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
     libopenblas-dev   # model kernels: GEMM for prefill and convolutions
