@@ -30,7 +30,9 @@ static void count_task(void *ctx, int task, int n_tasks)
 
 static void test_every_task_runs_once(nn_pool *pool)
 {
-    for (int round = 0; round < 2000; round++) {
+    /* many rounds with a piece count that changes every time: a late worker must never
+     * take a piece count from the next dispatch */
+    for (int round = 0; round < 30000; round++) {
         int n = 1 + round % MAX_TASKS;
         counts c;
         memset(&c, 0, sizeof c);

@@ -23,17 +23,19 @@ struct nn_pool {
     pthread_cond_t wake;
     atomic_int sleepers;
     atomic_bool stopping;
-    /* The dispatch number in the high 32 bits, the next unclaimed piece in the low 32. A
-     * worker claims a piece with compare-and-swap, so one that wakes after its dispatch has
-     * ended claims nothing, and the caller waits only for pieces actually claimed, never for
-     * a worker the OS has not scheduled yet. */
+    /* One word says everything a worker needs to claim a piece: the dispatch number (high
+     * 32 bits), its piece count (16 bits) and the next unclaimed piece (low 16 bits). A
+     * worker claims with compare-and-swap, so one that wakes after its dispatch has ended
+     * claims nothing (its count is never mixed with the next dispatch's), and the caller
+     * waits only for pieces actually claimed, never for a worker not scheduled yet. */
     atomic_uint_least64_t claim;
     atomic_int pieces_done;
-    /* the current dispatch, written before `claim` publishes it */
+    /* the current dispatch's function, written before `claim` publishes it */
     nn_pool_task task;
     void *ctx;
-    int n_tasks;
 };
+
+enum { MAX_PIECES = 0xffff };
 
 static uint32_t dispatch_of(uint64_t claim)
 {
@@ -45,13 +47,13 @@ static void run_pieces(nn_pool *pool, uint32_t number)
 {
     uint64_t c = atomic_load_explicit(&pool->claim, memory_order_acquire);
     for (;;) {
-        if (dispatch_of(c) != number || (uint32_t)c >= (uint32_t)pool->n_tasks)
+        int next = (int)(c & MAX_PIECES), count = (int)((c >> 16) & MAX_PIECES);
+        if (dispatch_of(c) != number || next >= count)
             return;
         if (!atomic_compare_exchange_weak_explicit(&pool->claim, &c, c + 1,
                                                    memory_order_acq_rel, memory_order_acquire))
             continue; /* c was reloaded */
-        int piece = (int)(uint32_t)c;
-        pool->task(pool->ctx, piece, pool->n_tasks);
+        pool->task(pool->ctx, next, count);
         atomic_fetch_add_explicit(&pool->pieces_done, 1, memory_order_release);
         c = atomic_load_explicit(&pool->claim, memory_order_acquire);
     }
@@ -151,7 +153,7 @@ void nn_pool_run(nn_pool *pool, nn_pool_task task, void *ctx, int n_tasks)
 {
     if (n_tasks <= 0)
         return;
-    if (!pool || pool->threads == 1 || n_tasks == 1) {
+    if (!pool || pool->threads == 1 || n_tasks == 1 || n_tasks > MAX_PIECES) {
         for (int i = 0; i < n_tasks; i++)
             task(ctx, i, n_tasks);
         return;
@@ -159,12 +161,11 @@ void nn_pool_run(nn_pool *pool, nn_pool_task task, void *ctx, int n_tasks)
     pthread_mutex_lock(&pool->dispatch_lock);
     pool->task = task;
     pool->ctx = ctx;
-    pool->n_tasks = n_tasks;
     atomic_store_explicit(&pool->pieces_done, 0, memory_order_relaxed);
     uint32_t number = dispatch_of(atomic_load(&pool->claim)) + 1;
     /* seq_cst pairs with the sleeper count: a worker either sees the new dispatch or is
      * counted as asleep and gets the broadcast. */
-    atomic_store(&pool->claim, (uint64_t)number << 32);
+    atomic_store(&pool->claim, (uint64_t)number << 32 | (uint64_t)n_tasks << 16);
     if (atomic_load(&pool->sleepers) > 0) {
         pthread_mutex_lock(&pool->sleep_lock);
         pthread_cond_broadcast(&pool->wake);

@@ -27,7 +27,8 @@ void nn_pool_destroy(nn_pool *pool);
 int nn_pool_threads(const nn_pool *pool);
 
 /* Runs task(ctx, i, n_tasks) for every i and returns when all have returned. The caller
- * works too. n_tasks <= 0 does nothing. A NULL pool runs everything on the caller. */
+ * works too. n_tasks <= 0 does nothing. A NULL pool, or more than 65,535 pieces, runs
+ * everything on the caller. */
 void nn_pool_run(nn_pool *pool, nn_pool_task task, void *ctx, int n_tasks);
 
 /* Splits [0, total) into n_tasks nearly equal ranges aligned to `align`; the range of task i. */
