@@ -9,6 +9,9 @@
 #include <spark/ext/log.h>
 #include <spark/ext/progress.h>
 #include <spark/nn/qwen2.h>
+#ifdef SPARK_HAVE_CUDA
+#include <spark/nn/qwen2_cuda.h>
+#endif
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -31,6 +34,11 @@ typedef struct llm_node {
     nn_qwen2 *model; /* from activate: read-only, shared by the jobs */
     nn_pool *pool;
     nn_spark_ids ids;
+    bool cuda; /* device cuda: generation on the GPU (model, read in f32, gives the config) */
+#ifdef SPARK_HAVE_CUDA
+    nn_qwen2_cuda *gpu;
+    nn_qwen2_cuda_batcher *batcher; /* the jobs' decode steps, batched */
+#endif
 } llm_node;
 
 static spark_status fail(const llm_node *self, spark_status status, const char *fmt, ...)
@@ -107,6 +115,11 @@ static spark_status node_configure(void *handle, const spark_params *params)
                     "int8_block %lld must be 0 or a multiple of 32", (long long)block);
     self->int8_block = (size_t)block;
     self->threads = (int)params->get_integer(params->user, "threads");
+    const char *device = param_string(params, "device");
+    self->cuda = device && strcmp(device, "cuda") == 0;
+    if (self->cuda && self->weights == NN_WEIGHT_INT8)
+        return fail(self, SPARK_E_INVALID_ARGUMENT,
+                    "weights int8 runs on the CPU only; device cuda takes f32 or bf16");
     free(self->model_dir);
     self->model_dir = strdup(dir);
     return self->model_dir ? SPARK_OK : SPARK_E_NO_MEMORY;
@@ -133,10 +146,21 @@ static spark_status node_activate(void *handle)
     if (!is_file(dir, "config.json") && is_file(self->model_dir, "config.json"))
         snprintf(dir, sizeof dir, "%s", self->model_dir);
     char err[1024], path[4200];
+    if (self->cuda) { /* before reading the weights for nothing */
+#ifdef SPARK_HAVE_CUDA
+        if (nn_cuda_probe(err, sizeof err) == 0)
+            return fail(self, SPARK_E_UNSUPPORTED, "device cuda: %s", err);
+#else
+        return fail(self, SPARK_E_UNSUPPORTED, "device cuda: this build has no CUDA backend "
+                    "(configure with -DSPARK_CUDA=ON)");
+#endif
+    }
     snprintf(path, sizeof path, "%s/added_tokens.json", dir);
     if (nn_spark_ids_load(path, &self->ids, err, sizeof err))
         return fail(self, SPARK_E_INVALID_MODEL, "%s", err);
-    nn_qwen2_options opt = {.weights = self->weights, .int8_block = self->int8_block};
+    /* device cuda: the GPU copy is made from the f32 weights */
+    nn_qwen2_options opt = {.weights = self->cuda ? NN_WEIGHT_F32 : self->weights,
+                            .int8_block = self->int8_block};
     self->model = nn_qwen2_load(dir, &opt, err, sizeof err);
     if (!self->model)
         return fail(self, SPARK_E_INVALID_MODEL, "cannot load the LLM: %s", err);
@@ -154,6 +178,27 @@ static spark_status node_activate(void *handle)
         self->model = NULL;
         return fail(self, SPARK_E_INTERNAL, "cannot start the thread pool: %s", err);
     }
+    if (self->cuda) {
+#ifdef SPARK_HAVE_CUDA
+        nn_qwen2_cuda_options copt = {.weights = self->weights};
+        self->gpu = nn_qwen2_cuda_upload(self->model, &copt, err, sizeof err);
+        self->batcher = self->gpu ? nn_qwen2_cuda_batcher_new(self->gpu, 64, err, sizeof err)
+                                  : NULL;
+        if (!self->batcher) {
+            nn_qwen2_cuda_free(self->gpu);
+            self->gpu = NULL;
+            nn_pool_destroy(self->pool);
+            self->pool = NULL;
+            nn_qwen2_free(self->model);
+            self->model = NULL;
+            return fail(self, SPARK_E_UNSUPPORTED, "device cuda: %s", err);
+        }
+        char line[512];
+        if (nn_cuda_memory_report(line, sizeof line, err, sizeof err) == 0)
+            say(self, SPARK_LOG_INFO, "LLM on the GPU, %s weights: %s",
+                nn_weight_type_name(self->weights), line);
+#endif
+    }
     say(self, SPARK_LOG_INFO, "LLM %s: %s weights, %.1f MiB, %d threads", dir,
         nn_weight_type_name(self->weights),
         (double)nn_qwen2_weight_bytes(self->model) / (1024.0 * 1024.0),
@@ -164,6 +209,12 @@ static spark_status node_activate(void *handle)
 static void node_deactivate(void *handle)
 {
     llm_node *self = handle;
+#ifdef SPARK_HAVE_CUDA
+    nn_qwen2_cuda_batcher_free(self->batcher);
+    self->batcher = NULL;
+    nn_qwen2_cuda_free(self->gpu);
+    self->gpu = NULL;
+#endif
     nn_pool_destroy(self->pool);
     self->pool = NULL;
     nn_qwen2_free(self->model);
@@ -185,6 +236,9 @@ typedef struct llm_job {
     const spark_job *job;
     nn_qwen2_ctx *ctx;
     nn_generator *gen;
+#ifdef SPARK_HAVE_CUDA
+    nn_qwen2_cuda_ctx *gpu_ctx; /* device cuda: the job's KV cache and stream on the GPU */
+#endif
     nn_grammar grammar;
     bool grammar_ready;
     nn_grammar_mode constrain;
@@ -219,6 +273,9 @@ static void job_free(llm_job *st)
         return;
     nn_qwen2_ctx_free(st->ctx);
     nn_generator_free(st->gen);
+#ifdef SPARK_HAVE_CUDA
+    nn_qwen2_cuda_ctx_free(st->gpu_ctx);
+#endif
     if (st->grammar_ready)
         nn_grammar_free(&st->grammar);
     free(st->out);
@@ -333,6 +390,12 @@ static spark_status llm_job_begin(void *handle, const spark_job *job, void **out
         job_free(st);
         return fail(self, SPARK_E_NO_MEMORY, "out of memory for the job state");
     }
+#ifdef SPARK_HAVE_CUDA
+    if (self->gpu && !(st->gpu_ctx = nn_qwen2_cuda_ctx_new(self->gpu, err, sizeof err))) {
+        job_free(st);
+        return fail(self, SPARK_E_NO_MEMORY, "device cuda: %s", err);
+    }
+#endif
     if (st->constrain != NN_GRAMMAR_OFF) {
         int32_t vocab = (int32_t)nn_qwen2_config_of(self->model)->vocab_size;
         if (nn_grammar_init(&st->grammar, &self->ids, vocab, st->stop_ids, stop_count, err,
@@ -472,8 +535,16 @@ static spark_status run_segment(llm_node *self, llm_job *st, const spark_packet 
         st->chunk_len = 0;
         st->global_count = 0;
         st->globals_sent = false;
-        if (nn_generate(st->gen, st->ctx, self->pool, prompt, n, &st->gp, st->out, &res, err,
-                        sizeof err))
+        int grc;
+#ifdef SPARK_HAVE_CUDA
+        if (st->gpu_ctx)
+            grc = nn_qwen2_cuda_batcher_generate(self->batcher, st->gpu_ctx, prompt, n, &st->gp,
+                                                 st->out, &res, err, sizeof err);
+        else
+#endif
+            grc = nn_generate(st->gen, st->ctx, self->pool, prompt, n, &st->gp, st->out, &res,
+                              err, sizeof err);
+        if (grc)
             return fail(self, SPARK_E_INVALID_ARGUMENT, "segment %lld: %s", seg, err);
         if (st->status < 0)
             return st->status;

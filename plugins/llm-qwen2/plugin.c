@@ -8,6 +8,7 @@
 
 static const char *const weight_choices[] = {"f32", "bf16", "int8", NULL};
 static const char *const constrain_choices[] = {"auto", "off", "control", "clone", NULL};
+static const char *const device_choices[] = {"cpu", "cuda", NULL};
 
 static const spark_port_desc ports[] = {
     [LLM_PORT_PROMPT] = {"prompt", SPARK_PORT_IN, SPARK_KIND_TOKENS, 0, 0, 0, 0,
@@ -39,6 +40,10 @@ static const spark_param_desc params[] = {
      "it does not divide gets one scale per row."},
     {"threads", SPARK_PARAM_INTEGER, MIN | MAX, "0", 0, 256, 0, 0, NULL,
      "Threads of the instance's pool, shared by its jobs; 0 = the CPUs this process may use."},
+    {"device", SPARK_PARAM_ENUM, 0, "cpu", 0, 0, 0, 0, device_choices,
+     "cpu, or cuda: the weights resident on the first NVIDIA GPU (weights f32 or bf16), "
+     "sampling on the GPU, the decode steps of concurrent jobs batched (builds with SPARK_CUDA "
+     "only; refused at activation when no GPU is usable)."},
     {"temperature", SPARK_PARAM_NUMBER, PER_JOB | MIN | MAX, "0.8", 0, 100, 0, 0, NULL,
      "Sampling temperature; 0 = greedy (the highest logit, top_k and top_p unused)."},
     {"top_k", SPARK_PARAM_INTEGER, PER_JOB | MIN | MAX, "50", 0, 1000000, 0, 0, NULL,

@@ -17,6 +17,10 @@
 #include "bicodec_decoder.h"
 #include "bicodec_model.h"
 
+#ifdef SPARK_HAVE_CUDA
+#include <spark/nn/bicodec_decode_cuda.h>
+#endif
+
 enum { DECODE_PORT_CODES = 0, DECODE_PORT_LATENT = 1, DECODE_PORT_VOICE = 2 };
 
 typedef struct decode_node {
@@ -30,6 +34,10 @@ typedef struct decode_node {
     bicodec_decoder decoder;
     bool loaded;
     nn_pool *pool;
+    bool cuda; /* device cuda: the decode runs on the GPU (the CPU decoder checks the codes) */
+#ifdef SPARK_HAVE_CUDA
+    nn_bicodec_decoder_cuda *gpu;
+#endif
 } decode_node;
 
 typedef struct decode_job {
@@ -42,6 +50,10 @@ typedef struct decode_job {
     bool have_voice, voice_ended;
     const spark_packet **pending;
     size_t pending_count, pending_cap;
+#ifdef SPARK_HAVE_CUDA
+    nn_bicodec_decode_cuda_job *gpu_job; /* stream and buffers for up to gpu_frames codes */
+    size_t gpu_frames;
+#endif
 } decode_job;
 
 static spark_status fail(const decode_node *self, spark_status status, const char *fmt, ...)
@@ -84,6 +96,8 @@ static spark_status decode_configure(void *self_, const spark_params *params)
     decode_node *self = self_;
     const char *dir = params->get_string(params->user, "model");
     self->threads = (int)params->get_integer(params->user, "threads");
+    const char *device = params->get_string(params->user, "device");
+    self->cuda = device && strcmp(device, "cuda") == 0;
     free(self->model_dir);
     self->model_dir = strdup(dir ? dir : "");
     if (!self->model_dir)
@@ -128,8 +142,40 @@ static spark_status decode_activate(void *self_)
     self->pool = nn_pool_create(self->threads, err, sizeof err);
     if (!self->pool)
         return fail(self, SPARK_E_INTERNAL, "threads: %s", err);
+    if (self->cuda) {
+#ifdef SPARK_HAVE_CUDA
+        self->gpu = nn_bicodec_decoder_cuda_load(self->model_dir, 0, err, sizeof err);
+        if (!self->gpu)
+            return fail(self, SPARK_E_UNSUPPORTED, "device cuda: %s", err);
+        char line[512];
+        if (self->log && nn_cuda_memory_report(line, sizeof line, err, sizeof err) == 0)
+            self->log->log(self->host, SPARK_LOG_INFO, line);
+#else
+        return fail(self, SPARK_E_UNSUPPORTED, "device cuda: this build has no CUDA backend "
+                    "(configure with -DSPARK_CUDA=ON)");
+#endif
+    }
     return SPARK_OK;
 }
+
+#ifdef SPARK_HAVE_CUDA
+/* The latent of checked codes on the GPU; the job's buffers grow to the longest packet. */
+static int gpu_decode(decode_node *self, decode_job *state, const int32_t *semantic, size_t n,
+                      const int32_t *global, size_t n_global, float *latent, size_t ld,
+                      char *err, size_t err_size)
+{
+    if (n > state->gpu_frames) {
+        nn_bicodec_decode_cuda_job_free(state->gpu_job);
+        state->gpu_frames = 0;
+        state->gpu_job = nn_bicodec_decode_cuda_job_new(self->gpu, n, err, err_size);
+        if (!state->gpu_job)
+            return -1;
+        state->gpu_frames = n;
+    }
+    return nn_bicodec_decode_cuda(state->gpu_job, semantic, n, global, n_global, latent, ld,
+                                  err, err_size);
+}
+#endif
 
 static spark_status decode_job_begin(void *self_, const spark_job *job, void **out)
 {
@@ -166,9 +212,17 @@ static spark_status decode_codes(decode_node *self, decode_job *state, const spa
             self->alloc->release(out);
             return fail(self, SPARK_E_INTERNAL, "latent packet planes are not evenly spaced");
         }
-    if (bicodec_decode(self->pool, &self->decoder, codes->semantic, codes->n_semantic,
-                       global, n_global, &state->ws, audio->planes[0], ld, NULL,
-                       err, sizeof err)) {
+    int rc;
+#ifdef SPARK_HAVE_CUDA
+    if (self->gpu)
+        rc = gpu_decode(self, state, codes->semantic, codes->n_semantic, global, n_global,
+                        audio->planes[0], ld, err, sizeof err);
+    else
+#endif
+        rc = bicodec_decode(self->pool, &self->decoder, codes->semantic, codes->n_semantic,
+                            global, n_global, &state->ws, audio->planes[0], ld, NULL, err,
+                            sizeof err);
+    if (rc) {
         self->alloc->release(out);
         return fail(self, SPARK_E_NO_MEMORY, "codes packet %lld: %s", (long long)in->seq, err);
     }
@@ -275,6 +329,9 @@ static spark_status decode_job_end(void *self_, void *state_, const spark_job *j
     free(state->pending);
     free(state->voice_global);
     bicodec_workspace_free(&state->ws);
+#ifdef SPARK_HAVE_CUDA
+    nn_bicodec_decode_cuda_job_free(state->gpu_job);
+#endif
     free(state);
     return st;
 }
@@ -284,6 +341,10 @@ static void decode_deactivate(void *self_)
     decode_node *self = self_;
     nn_pool_destroy(self->pool);
     self->pool = NULL;
+#ifdef SPARK_HAVE_CUDA
+    nn_bicodec_decoder_cuda_free(self->gpu);
+    self->gpu = NULL;
+#endif
     if (self->loaded)
         bicodec_decoder_free(&self->decoder);
     self->loaded = false;
@@ -322,11 +383,16 @@ static const spark_port_desc decode_ports[] = {
      "used for codes packets that carry none"},
 };
 
+static const char *const device_choices[] = {"cpu", "cuda", NULL};
+
 static const spark_param_desc decode_params[] = {
     {"model", SPARK_PARAM_STRING, SPARK_PARAM_REQUIRED, NULL, 0, 0, 0, 0, NULL,
      "Spark-TTS model directory (holding BiCodec/), or the BiCodec directory itself"},
     {"threads", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "0", 0, 256, 0,
      0, NULL, "compute threads; 0: one per CPU this process may use"},
+    {"device", SPARK_PARAM_ENUM, 0, "cpu", 0, 0, 0, 0, device_choices,
+     "cpu, or cuda: the decode on the first NVIDIA GPU in f32 (builds with SPARK_CUDA only, "
+     "refused at activation when no GPU is usable)"},
 };
 
 const spark_node_desc bicodec_decode_desc = {
