@@ -250,7 +250,7 @@ typedef struct llm_job {
     int32_t *out;        /* [max_new_tokens] */
     int32_t *chunk;      /* [chunk_size] semantic codes waiting to be streamed */
     size_t chunk_len;
-    int64_t chunk_seq;   /* chunks emitted in the job */
+    int64_t segment_seq; /* the prompt's seq: every codes chunk of the segment has it */
     int32_t globals[NN_GRAMMAR_GLOBALS];
     size_t global_count; /* globals seen in this attempt (may exceed 32 unconstrained) */
     bool same_voice;     /* later control segments reuse the first one's global tokens */
@@ -421,12 +421,12 @@ static bool is_global(const nn_spark_ids *ids, int32_t id)
 }
 
 /* Emits the waiting semantic codes as one codes packet; the segment's first one carries the
- * control-mode globals. */
-static spark_status flush_chunk(llm_job *st)
+ * control-mode globals, its last one (`last`, possibly without codes) SPARK_PACKET_PIECE_END. */
+static spark_status flush_chunk(llm_job *st, bool last)
 {
     llm_node *self = st->node;
     bool with_globals = st->control && !st->globals_sent;
-    if (st->chunk_len == 0 && !with_globals)
+    if (st->chunk_len == 0 && !with_globals && !last)
         return SPARK_OK;
     spark_packet *pk = self->alloc->codes(self->host, st->chunk_len,
                                           with_globals ? NN_GRAMMAR_GLOBALS : 0, LLM_CODEC,
@@ -436,7 +436,9 @@ static spark_status flush_chunk(llm_job *st)
     memcpy(pk->data.codes.semantic, st->chunk, st->chunk_len * sizeof *st->chunk);
     if (with_globals)
         memcpy(pk->data.codes.global, st->globals, sizeof st->globals);
-    pk->seq = st->chunk_seq++;
+    pk->seq = st->segment_seq;
+    if (last)
+        spark_packet_set_flags(pk, SPARK_PACKET_PIECE_END);
     st->globals_sent = st->globals_sent || with_globals;
     st->chunk_len = 0;
     return st->job->emit(st->job, LLM_PORT_CODES, pk);
@@ -454,7 +456,7 @@ static spark_status push_code(llm_job *st, int32_t id)
     if (!is_semantic(ids, id))
         return SPARK_OK;
     st->chunk[st->chunk_len++] = id - ids->semantic_first;
-    return st->chunk_len == st->chunk_size ? flush_chunk(st) : SPARK_OK;
+    return st->chunk_len == st->chunk_size ? flush_chunk(st, false) : SPARK_OK;
 }
 
 static int on_token(void *user, size_t step, int32_t id, const float *logits,
@@ -522,6 +524,7 @@ static spark_status run_segment(llm_node *self, llm_job *st, const spark_packet 
     /* the grammar guarantees the shape, so codes can go out as they come; without it the
      * segment is checked first (and may be generated again) */
     st->live = st->gp.grammar != NULL;
+    st->segment_seq = packet->seq;
     const bool deterministic = st->gp.sampling.temperature <= 0;
     bool forcing = st->control && st->same_voice && st->have_voice_tokens;
     st->gp.forced_after = self->ids.start_global;
@@ -574,10 +577,14 @@ static spark_status run_segment(llm_node *self, llm_job *st, const spark_packet 
             "another seed", seg, why);
     }
     spark_status status = SPARK_OK;
-    if (!st->live) {
+    if (!st->live) { /* without the grammar globals may follow semantic codes: all first */
         st->global_count = 0;
         for (size_t i = 0; i < res.tokens && status >= 0; i++)
-            status = push_code(st, st->out[i]);
+            if (is_global(&self->ids, st->out[i]))
+                status = push_code(st, st->out[i]);
+        for (size_t i = 0; i < res.tokens && status >= 0; i++)
+            if (!is_global(&self->ids, st->out[i]))
+                status = push_code(st, st->out[i]);
     }
     if (st->control && !st->have_voice_tokens) { /* the job's voice, from its first segment */
         for (size_t i = 0; i < NN_GRAMMAR_GLOBALS; i++)
@@ -585,7 +592,7 @@ static spark_status run_segment(llm_node *self, llm_job *st, const spark_packet 
         st->have_voice_tokens = true;
     }
     if (status >= 0)
-        status = flush_chunk(st);
+        status = flush_chunk(st, true);
     if (status >= 0)
         status = emit_generated(st, res.tokens, packet->seq);
     if (status < 0)

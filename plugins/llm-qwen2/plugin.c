@@ -17,9 +17,10 @@ static const spark_port_desc ports[] = {
                             "All ids generated for a segment (the stop id included), with the "
                             "prompt's seq, once the segment is done: for parse_codes."},
     [LLM_PORT_CODES] = {"codes", SPARK_PORT_OUT, SPARK_KIND_CODES, 0, 0, 0, 0,
-                        "Semantic codes streamed in chunks of chunk_size while generating "
-                        "(seq counts chunks over the job); in control mode the first chunk of "
-                        "a segment also carries its 32 generated global codes."},
+                        "Semantic codes streamed in chunks of chunk_size while generating, "
+                        "with the prompt's seq; in control mode the first chunk of a segment "
+                        "also carries its 32 generated global codes, and its last chunk "
+                        "(possibly empty) is flagged SPARK_PACKET_PIECE_END."},
 };
 
 #define PER_JOB SPARK_PARAM_PER_JOB
@@ -70,8 +71,9 @@ static const spark_param_desc params[] = {
      "exactly 32 globals, semantic tokens, end; clone: semantic tokens, end; auto: control "
      "when the prompt has <|task_controllable_tts|>, else clone; off: every id (upstream)."
      " Constrained runs never end before the first semantic token."},
-    {"chunk_size", SPARK_PARAM_INTEGER, PER_JOB | MIN | MAX, "50", 1, 100000, 0, 0, NULL,
-     "Semantic codes per streamed chunk on port codes (50 = 1 s of speech)."},
+    {"chunk_size", SPARK_PARAM_INTEGER, PER_JOB | MIN | MAX, "10", 1, 100000, 0, 0, NULL,
+     "Semantic codes per streamed chunk on port codes (50 = 1 s of speech): small, so the "
+     "decoder downstream learns early when its next range can go."},
     {"retries", SPARK_PARAM_INTEGER, PER_JOB | MIN | MAX, "2", 0, 100, 0, 0, NULL,
      "When a segment's output is unusable (no semantic token, or in control mode not exactly "
      "32 global tokens: possible only with constrain off), generate it again with the next "

@@ -1,4 +1,4 @@
-/* ABI 1.0 layout, checked by the C11 compiler (see abi_layout_table.h for the numbers). */
+/* ABI 1.x layout, checked by the C11 compiler (see abi_layout_table.h for the numbers). */
 #include <spark/ext/alloc.h>
 #include <spark/ext/log.h>
 #include <spark/ext/progress.h>

@@ -1,5 +1,5 @@
 /*
- * The frozen layout of sparkhost ABI 1.0 on LP64 (x86-64, aarch64): size and alignment of
+ * The frozen layout of sparkhost ABI 1.x on LP64 (x86-64, aarch64): size and alignment of
  * every struct in the SDK headers, offset and size of every field, in declaration order.
  *
  * These numbers are the ABI. A change that moves one of them breaks every plugin already
@@ -71,12 +71,14 @@
     ABI_FIELD(spark_value_data, number, 24, 8)                               \
                                                                              \
     /* data is a union of the payloads above padded by reserved[12] */       \
-    ABI_STRUCT(spark_packet, 120, 8)                                         \
+    ABI_STRUCT(spark_packet, 128, 8)                                         \
     ABI_FIELD(spark_packet, struct_size, 0, 4)                               \
     ABI_FIELD(spark_packet, kind, 4, 4)                                      \
     ABI_FIELD(spark_packet, seq, 8, 8)                                       \
     ABI_FIELD(spark_packet, host_data, 16, 8)                                \
     ABI_FIELD(spark_packet, data, 24, 96)                                    \
+    ABI_FIELD(spark_packet, flags, 120, 4) /* 1.1 */                         \
+    ABI_FIELD(spark_packet, reserved, 124, 4) /* 1.1 */                      \
                                                                              \
     ABI_STRUCT(spark_format, 32, 8)                                          \
     ABI_FIELD(spark_format, struct_size, 0, 4)                               \
@@ -285,6 +287,7 @@
     ABI_CONSTANT(SPARK_KIND_TIMING, 5)                                       \
     ABI_CONSTANT(SPARK_KIND_BLOB, 6)                                         \
     ABI_CONSTANT(SPARK_KIND_VALUE, 7)                                        \
+    ABI_CONSTANT(SPARK_PACKET_PIECE_END, 1) /* 1.1 */                        \
     ABI_CONSTANT(SPARK_VALUE_STRING, 1)                                      \
     ABI_CONSTANT(SPARK_VALUE_INTEGER, 2)                                     \
     ABI_CONSTANT(SPARK_VALUE_NUMBER, 3)                                      \

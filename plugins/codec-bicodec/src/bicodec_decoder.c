@@ -210,6 +210,88 @@ void bicodec_d_vector(const bicodec_decoder *dec, const int32_t *global, float *
     }
 }
 
+size_t bicodec_receptive_half_width(const bicodec_decoder *dec)
+{
+    size_t width = vocos_backbone_half_width(&dec->backbone); /* the rest is per frame */
+    for (size_t i = 0; i < dec->sampling_count; i++)
+        width += vocos_backbone_half_width(&dec->sampling[i]);
+    return width;
+}
+
+static uint32_t probe_random(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*state >> 33);
+}
+
+/* The frames before `at` whose latent moves by more than tolerance times the largest
+ * magnitude when the code at `at` changes, for one random sequence of 2 * at + 1 codes. */
+static int probe_reach(nn_pool *pool, const bicodec_decoder *dec, size_t at, uint64_t seed,
+                       double tolerance, size_t *reach, char *err, size_t err_size)
+{
+    size_t n = 2 * at + 1, out = dec->out_channels;
+    int32_t *semantic = malloc(n * sizeof *semantic);
+    int32_t *global = malloc(dec->global_count * sizeof *global);
+    float *base = malloc(out * n * sizeof *base), *moved = malloc(out * n * sizeof *moved);
+    bicodec_workspace ws = {0};
+    int rc = -1;
+    if (!semantic || !global || !base || !moved) {
+        snprintf(err, err_size, "out of memory measuring the lookahead");
+        goto done;
+    }
+    uint64_t state = seed;
+    for (size_t i = 0; i < n; i++)
+        semantic[i] = (int32_t)(probe_random(&state) % dec->codebook_size);
+    for (size_t i = 0; i < dec->global_count; i++)
+        global[i] = (int32_t)(probe_random(&state) % (uint64_t)dec->global_code_count);
+    if (bicodec_decode(pool, dec, semantic, n, global, dec->global_count, &ws, base, n, NULL,
+                       err, err_size))
+        goto done;
+    semantic[at] = (int32_t)((semantic[at] + 1 + probe_random(&state) %
+                              (dec->codebook_size - 1)) % dec->codebook_size);
+    if (bicodec_decode(pool, dec, semantic, n, global, dec->global_count, &ws, moved, n, NULL,
+                       err, err_size))
+        goto done;
+    float largest = 0.0f;
+    for (size_t i = 0; i < out * n; i++)
+        largest = fabsf(base[i]) > largest ? fabsf(base[i]) : largest;
+    size_t first = at;
+    for (size_t c = 0; c < out; c++)
+        for (size_t t = 0; t < first; t++)
+            if (fabsf(moved[c * n + t] - base[c * n + t]) > tolerance * largest) {
+                first = t;
+                break;
+            }
+    *reach = at - first;
+    rc = 0;
+done:
+    free(semantic);
+    free(global);
+    free(base);
+    free(moved);
+    bicodec_workspace_free(&ws);
+    return rc;
+}
+
+int bicodec_measure_lookahead(nn_pool *pool, const bicodec_decoder *dec, double tolerance,
+                              size_t *frames, char *err, size_t err_size)
+{
+    size_t field = bicodec_receptive_half_width(dec), most = 0;
+    if (dec->codebook_size < 2) {
+        *frames = field;
+        return 0;
+    }
+    for (uint64_t probe = 1; probe <= 4; probe++) {
+        size_t reach;
+        if (probe_reach(pool, dec, field, 0x9e3779b97f4a7c15ull * probe, tolerance, &reach,
+                        err, err_size))
+            return -1;
+        most = reach > most ? reach : most;
+    }
+    *frames = most;
+    return 0;
+}
+
 void bicodec_workspace_free(bicodec_workspace *ws)
 {
     free(ws->data);

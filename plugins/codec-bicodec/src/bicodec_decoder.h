@@ -56,6 +56,17 @@ int bicodec_check_codes(const bicodec_decoder *dec, const int32_t *semantic, siz
 void bicodec_d_vector(const bicodec_decoder *dec, const int32_t *global, float *scratch,
                       float *d_vector);
 
+/* How many semantic frames on each side of a latent frame reach it: a range decoded with this
+ * many frames of context on both sides equals the whole decode there (up to rounding). */
+size_t bicodec_receptive_half_width(const bicodec_decoder *dec);
+
+/* The lookahead a streamed decode needs in practice, measured: how many frames before a
+ * changed code the latent still moves by more than `tolerance` times its largest magnitude,
+ * the most over a few random probes (at most bicodec_receptive_half_width). Returns 0, or
+ * -1 with err set. */
+int bicodec_measure_lookahead(nn_pool *pool, const bicodec_decoder *dec, double tolerance,
+                              size_t *frames, char *err, size_t err_size);
+
 /* Working memory of a decode, grown on demand and kept between decodes (one per job). */
 typedef struct bicodec_workspace {
     float *data;

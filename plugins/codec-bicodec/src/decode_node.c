@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <spark/nn/pool.h>
+#include <spark/nn/stream_plan.h>
 
 #include "bicodec_decoder.h"
 #include "bicodec_model.h"
@@ -22,6 +23,10 @@
 #endif
 
 enum { DECODE_PORT_CODES = 0, DECODE_PORT_LATENT = 1, DECODE_PORT_VOICE = 2 };
+
+/* lookahead_frames -1: what a code may still change before it, relative to the latent's
+ * range: the level of float rounding in the whole decode. */
+#define LOOKAHEAD_TOLERANCE 1e-6
 
 typedef struct decode_node {
     const spark_host *host;
@@ -34,20 +39,37 @@ typedef struct decode_node {
     bicodec_decoder decoder;
     bool loaded;
     nn_pool *pool;
+    size_t receptive; /* frames each side that reach a latent frame (the prenet's convs) */
+    int64_t lookahead_param, first_chunk, chunk;
+    nn_stream_plan plan;
     bool cuda; /* device cuda: the decode runs on the GPU (the CPU decoder checks the codes) */
 #ifdef SPARK_HAVE_CUDA
     nn_bicodec_decoder_cuda *gpu;
 #endif
 } decode_node;
 
+/* The piece (sentence) being decoded: its codes so far, and how much of it is out. */
+typedef struct decode_piece {
+    bool open;
+    int64_t seq;
+    int32_t *semantic;
+    size_t count, cap, done;
+    int32_t *global; /* its own globals (voice creation), or NULL: the voice's */
+    size_t n_global;
+} decode_piece;
+
 typedef struct decode_job {
     bicodec_workspace ws;
     int64_t next_frame; /* the latent timestamp of the next packet */
+    size_t emitted;     /* latent frames of the job out so far */
+    decode_piece piece;
+    float *window; /* the latent of one decode window, [out_channels][frames] */
+    size_t window_cap;
     /* The cloning modes: the LLM's codes carry no global codes; the reference voice's, from
      * port voice, are used. Codes that come before the voice wait for it. */
     int32_t *voice_global;
     uint64_t n_voice_global;
-    bool have_voice, voice_ended;
+    bool have_voice, voice_ended, codes_ended;
     const spark_packet **pending;
     size_t pending_count, pending_cap;
 #ifdef SPARK_HAVE_CUDA
@@ -96,6 +118,9 @@ static spark_status decode_configure(void *self_, const spark_params *params)
     decode_node *self = self_;
     const char *dir = params->get_string(params->user, "model");
     self->threads = (int)params->get_integer(params->user, "threads");
+    self->lookahead_param = params->get_integer(params->user, "lookahead_frames");
+    self->first_chunk = params->get_integer(params->user, "first_chunk_frames");
+    self->chunk = params->get_integer(params->user, "chunk_frames");
     const char *device = params->get_string(params->user, "device");
     self->cuda = device && strcmp(device, "cuda") == 0;
     free(self->model_dir);
@@ -142,6 +167,28 @@ static spark_status decode_activate(void *self_)
     self->pool = nn_pool_create(self->threads, err, sizeof err);
     if (!self->pool)
         return fail(self, SPARK_E_INTERNAL, "threads: %s", err);
+    self->receptive = bicodec_receptive_half_width(&self->decoder);
+    self->plan.first_chunk = (size_t)self->first_chunk;
+    self->plan.chunk = (size_t)self->chunk;
+    char line[320];
+    if (self->lookahead_param < 0) {
+        if (bicodec_measure_lookahead(self->pool, &self->decoder, LOOKAHEAD_TOLERANCE,
+                                      &self->plan.lookahead, err, sizeof err))
+            return fail(self, SPARK_E_NO_MEMORY, "lookahead_frames: %s", err);
+        snprintf(line, sizeof line, "streamed decode: %zu frames of lookahead (measured: a code "
+                 "moves the latent more than %zu frames before it by under %g of its range; "
+                 "the receptive field is %zu)", self->plan.lookahead, self->plan.lookahead,
+                 LOOKAHEAD_TOLERANCE, self->receptive);
+    } else {
+        self->plan.lookahead = (size_t)self->lookahead_param < self->receptive
+                                   ? (size_t)self->lookahead_param
+                                   : self->receptive;
+        snprintf(line, sizeof line, "streamed decode: %zu frames of lookahead%s",
+                 self->plan.lookahead, self->plan.lookahead < self->receptive
+                 ? ", below the receptive field: ranges approximate the whole decode" : "");
+    }
+    if (self->log)
+        self->log->log(self->host, SPARK_LOG_INFO, line);
     if (self->cuda) {
 #ifdef SPARK_HAVE_CUDA
         self->gpu = nn_bicodec_decoder_cuda_load(self->model_dir, 0, err, sizeof err);
@@ -187,49 +234,172 @@ static spark_status decode_job_begin(void *self_, const spark_job *job, void **o
     return SPARK_OK;
 }
 
-/* Decodes one codes packet whose global codes are `global` (its own or the voice's). */
-static spark_status decode_codes(decode_node *self, decode_job *state, const spark_job *job,
-                                 const spark_packet *in, const int32_t *global,
-                                 uint64_t n_global)
+static void piece_reset(decode_piece *piece)
 {
-    const spark_codes_data *codes = &in->data.codes;
-    char err[512];
-    if (bicodec_check_codes(&self->decoder, codes->semantic, codes->n_semantic, global,
-                            n_global, err, sizeof err))
-        return fail(self, SPARK_E_INVALID_ARGUMENT, "codes packet %lld: %s", (long long)in->seq,
-                    err);
-    spark_packet *out = self->alloc->audio(self->host, (uint32_t)self->decoder.out_channels,
-                                           codes->n_semantic, self->frame_rate);
-    if (!out)
-        return fail(self, SPARK_E_NO_MEMORY, "no memory for a %llu-frame latent",
-                    (unsigned long long)codes->n_semantic);
-    /* the alloc service lays planes out at one stride: decode straight into them */
-    const spark_audio_data *audio = &out->data.audio;
-    size_t ld = audio->channels > 1 ? (size_t)(audio->planes[1] - audio->planes[0])
-                                    : codes->n_semantic;
-    for (uint32_t c = 1; c < audio->channels; c++)
-        if (audio->planes[c] != audio->planes[0] + c * ld || ld < codes->n_semantic) {
-            self->alloc->release(out);
-            return fail(self, SPARK_E_INTERNAL, "latent packet planes are not evenly spaced");
+    piece->open = false;
+    piece->count = piece->done = 0;
+    free(piece->global);
+    piece->global = NULL;
+    piece->n_global = 0;
+}
+
+/* The latent of semantic frames [w0, w1) of the piece into state->window. */
+static int decode_window(decode_node *self, decode_job *state, const int32_t *global,
+                         size_t n_global, size_t w0, size_t w1, char *err, size_t err_size)
+{
+    size_t frames = w1 - w0, floats = self->decoder.out_channels * frames;
+    if (floats > state->window_cap) {
+        float *grown = realloc(state->window, floats * sizeof *grown);
+        if (!grown) {
+            snprintf(err, err_size, "out of memory for a %zu-frame latent", frames);
+            return -1;
         }
-    int rc;
+        state->window = grown;
+        state->window_cap = floats;
+    }
+    const int32_t *semantic = state->piece.semantic + w0;
 #ifdef SPARK_HAVE_CUDA
     if (self->gpu)
-        rc = gpu_decode(self, state, codes->semantic, codes->n_semantic, global, n_global,
-                        audio->planes[0], ld, err, sizeof err);
-    else
+        return gpu_decode(self, state, semantic, frames, global, n_global, state->window,
+                          frames, err, err_size);
 #endif
-        rc = bicodec_decode(self->pool, &self->decoder, codes->semantic, codes->n_semantic,
-                            global, n_global, &state->ws, audio->planes[0], ld, NULL, err,
-                            sizeof err);
-    if (rc) {
-        self->alloc->release(out);
-        return fail(self, SPARK_E_NO_MEMORY, "codes packet %lld: %s", (long long)in->seq, err);
-    }
-    out->seq = in->seq;
+    return bicodec_decode(self->pool, &self->decoder, semantic, frames, global, n_global,
+                          &state->ws, state->window, frames, NULL, err, err_size);
+}
+
+/* Decodes the piece's frames [begin, end) with their context and emits them. */
+static spark_status emit_range(decode_node *self, decode_job *state, const spark_job *job,
+                               size_t begin, size_t end, bool last)
+{
+    decode_piece *piece = &state->piece;
+    const int32_t *global = piece->global ? piece->global : state->voice_global;
+    size_t n_global = piece->global ? piece->n_global : state->n_voice_global;
+    size_t w0 = begin > self->receptive ? begin - self->receptive : 0;
+    size_t w1 = end + self->plan.lookahead < piece->count ? end + self->plan.lookahead
+                                                          : piece->count;
+    char err[512];
+    if (decode_window(self, state, global, n_global, w0, w1, err, sizeof err))
+        return fail(self, SPARK_E_NO_MEMORY, "codes of seq %lld: %s", (long long)piece->seq,
+                    err);
+    size_t frames = end - begin, width = w1 - w0;
+    spark_packet *out = self->alloc->audio(self->host, (uint32_t)self->decoder.out_channels,
+                                           frames, self->frame_rate);
+    if (!out)
+        return fail(self, SPARK_E_NO_MEMORY, "no memory for a %zu-frame latent", frames);
+    const spark_audio_data *audio = &out->data.audio;
+    for (uint32_t c = 0; c < audio->channels; c++)
+        memcpy(audio->planes[c], state->window + c * width + (begin - w0),
+               frames * sizeof(float));
+    out->seq = piece->seq;
     out->data.audio.timestamp = state->next_frame;
-    state->next_frame += (int64_t)codes->n_semantic;
+    if (last)
+        spark_packet_set_flags(out, SPARK_PACKET_PIECE_END);
+    state->next_frame += (int64_t)frames;
+    piece->done = end;
+    state->emitted += end - begin;
     return job->emit(job, DECODE_PORT_LATENT, out);
+}
+
+/* Emits what the piece's codes so far allow; ending: all of it, the piece is complete. */
+static spark_status emit_ready(decode_node *self, decode_job *state, const spark_job *job,
+                               bool ending)
+{
+    decode_piece *piece = &state->piece;
+    if (ending && piece->count == 0)
+        return fail(self, SPARK_E_INVALID_ARGUMENT, "codes of seq %lld: no semantic codes",
+                    (long long)piece->seq);
+    for (;;) {
+        size_t end = nn_stream_next_end(&self->plan, piece->done, piece->count, ending,
+                                        state->emitted);
+        if (end == piece->done)
+            return SPARK_OK;
+        spark_status st = emit_range(self, state, job, piece->done, end,
+                                     ending && end == piece->count);
+        if (st < 0)
+            return st;
+    }
+}
+
+static spark_status finish_piece(decode_node *self, decode_job *state, const spark_job *job)
+{
+    if (!state->piece.open)
+        return SPARK_OK;
+    spark_status st = emit_ready(self, state, job, true);
+    piece_reset(&state->piece);
+    return st;
+}
+
+/* Global codes a codes packet brings to its piece: checked, kept for the piece's later
+ * packets, and never changed within a piece. */
+static spark_status take_piece_globals(decode_node *self, decode_piece *piece,
+                                       const spark_codes_data *codes)
+{
+    if (piece->global) {
+        if (codes->n_global != piece->n_global ||
+            memcmp(codes->global, piece->global, piece->n_global * sizeof *piece->global))
+            return fail(self, SPARK_E_INVALID_ARGUMENT, "codes of seq %lld change their global "
+                        "codes within the piece", (long long)piece->seq);
+        return SPARK_OK;
+    }
+    piece->global = malloc(codes->n_global * sizeof *piece->global);
+    if (!piece->global)
+        return fail(self, SPARK_E_NO_MEMORY, "out of memory");
+    memcpy(piece->global, codes->global, codes->n_global * sizeof *piece->global);
+    piece->n_global = codes->n_global;
+    return SPARK_OK;
+}
+
+static spark_status append_codes(decode_node *self, decode_piece *piece,
+                                 const spark_codes_data *codes)
+{
+    size_t n = (size_t)codes->n_semantic;
+    if (n == 0)
+        return SPARK_OK;
+    if (piece->count + n > piece->cap) {
+        size_t cap = piece->cap ? piece->cap : 256;
+        while (cap < piece->count + n)
+            cap *= 2;
+        int32_t *grown = realloc(piece->semantic, cap * sizeof *grown);
+        if (!grown)
+            return fail(self, SPARK_E_NO_MEMORY, "out of memory for %zu codes", cap);
+        piece->semantic = grown;
+        piece->cap = cap;
+    }
+    memcpy(piece->semantic + piece->count, codes->semantic, n * sizeof *codes->semantic);
+    piece->count += n;
+    return SPARK_OK;
+}
+
+/* A codes packet whose global codes are known (its own, its piece's or the voice's). */
+static spark_status accept_codes(decode_node *self, decode_job *state, const spark_job *job,
+                                 const spark_packet *in)
+{
+    decode_piece *piece = &state->piece;
+    spark_status st = SPARK_OK;
+    if (piece->open && piece->seq != in->seq)
+        st = finish_piece(self, state, job); /* a producer that does not flag piece ends */
+    if (st < 0)
+        return st;
+    if (!piece->open) {
+        piece->open = true;
+        piece->seq = in->seq;
+    }
+    const spark_codes_data *codes = &in->data.codes;
+    if (codes->n_global > 0 && (st = take_piece_globals(self, piece, codes)) < 0)
+        return st;
+    const int32_t *global = piece->global ? piece->global : state->voice_global;
+    size_t n_global = piece->global ? piece->n_global : state->n_voice_global;
+    char err[512];
+    if (codes->n_semantic > 0 &&
+        bicodec_check_codes(&self->decoder, codes->semantic, codes->n_semantic, global, n_global,
+                            err, sizeof err))
+        return fail(self, SPARK_E_INVALID_ARGUMENT, "codes packet %lld: %s", (long long)in->seq,
+                    err);
+    if ((st = append_codes(self, piece, codes)) < 0)
+        return st;
+    if (spark_packet_flags(in) & SPARK_PACKET_PIECE_END)
+        return finish_piece(self, state, job);
+    return emit_ready(self, state, job, false);
 }
 
 static spark_status check_codes_packet(const decode_node *self, const spark_packet *in,
@@ -261,8 +431,7 @@ static spark_status take_voice(decode_node *self, decode_job *state, const spark
     spark_status st = SPARK_OK;
     for (size_t i = 0; i < state->pending_count; i++) {
         if (st >= 0)
-            st = decode_codes(self, state, job, state->pending[i], state->voice_global,
-                              state->n_voice_global);
+            st = accept_codes(self, state, job, state->pending[i]);
         self->alloc->release(state->pending[i]);
     }
     state->pending_count = 0;
@@ -275,34 +444,9 @@ static spark_status no_voice(const decode_node *self, const spark_packet *in)
                 "reference voice came on port voice", (long long)in->seq);
 }
 
-static spark_status decode_process(void *self_, void *state_, const spark_job *job,
-                                   uint32_t port, const spark_packet *in)
+/* Keeps a codes packet until the voice (and its global codes) comes. */
+static spark_status pend(decode_node *self, decode_job *state, const spark_packet *in)
 {
-    decode_node *self = self_;
-    decode_job *state = state_;
-    if (port != DECODE_PORT_CODES && port != DECODE_PORT_VOICE)
-        return fail(self, SPARK_E_INVALID_ARGUMENT, "packet on unknown port %u", port);
-    const char *port_name = port == DECODE_PORT_VOICE ? "voice" : "codes";
-    if (!in) {
-        if (port == DECODE_PORT_VOICE) {
-            state->voice_ended = true;
-            if (state->pending_count && !state->have_voice)
-                return no_voice(self, state->pending[0]);
-        }
-        return SPARK_OK;
-    }
-    spark_status st = check_codes_packet(self, in, port_name);
-    if (st < 0)
-        return st;
-    if (port == DECODE_PORT_VOICE)
-        return take_voice(self, state, job, in);
-    const spark_codes_data *codes = &in->data.codes;
-    if (codes->n_global > 0)
-        return decode_codes(self, state, job, in, codes->global, codes->n_global);
-    if (state->have_voice)
-        return decode_codes(self, state, job, in, state->voice_global, state->n_voice_global);
-    if (state->voice_ended)
-        return no_voice(self, in);
     if (state->pending_count == state->pending_cap) {
         size_t cap = state->pending_cap ? state->pending_cap * 2 : 8;
         const spark_packet **grown = realloc(state->pending, cap * sizeof *grown);
@@ -313,6 +457,41 @@ static spark_status decode_process(void *self_, void *state_, const spark_job *j
     }
     state->pending[state->pending_count++] = self->alloc->retain(in);
     return SPARK_OK;
+}
+
+static spark_status decode_process(void *self_, void *state_, const spark_job *job,
+                                   uint32_t port, const spark_packet *in)
+{
+    decode_node *self = self_;
+    decode_job *state = state_;
+    if (port != DECODE_PORT_CODES && port != DECODE_PORT_VOICE)
+        return fail(self, SPARK_E_INVALID_ARGUMENT, "packet on unknown port %u", port);
+    const char *port_name = port == DECODE_PORT_VOICE ? "voice" : "codes";
+    if (!in) {
+        if (port == DECODE_PORT_CODES) {
+            state->codes_ended = true; /* pending codes finish when the voice comes */
+            return state->pending_count ? SPARK_OK : finish_piece(self, state, job);
+        }
+        state->voice_ended = true;
+        if (state->pending_count && !state->have_voice)
+            return no_voice(self, state->pending[0]);
+        return SPARK_OK;
+    }
+    spark_status st = check_codes_packet(self, in, port_name);
+    if (st < 0)
+        return st;
+    if (port == DECODE_PORT_VOICE) {
+        st = take_voice(self, state, job, in);
+        return st >= 0 && state->codes_ended ? finish_piece(self, state, job) : st;
+    }
+    const decode_piece *piece = &state->piece;
+    bool known = in->data.codes.n_global > 0 || state->have_voice ||
+                 (piece->open && piece->seq == in->seq && piece->global);
+    if (known && state->pending_count == 0)
+        return accept_codes(self, state, job, in);
+    if (state->voice_ended)
+        return no_voice(self, in);
+    return pend(self, state, in);
 }
 
 static spark_status decode_job_end(void *self_, void *state_, const spark_job *job,
@@ -328,6 +507,9 @@ static spark_status decode_job_end(void *self_, void *state_, const spark_job *j
         self->alloc->release(state->pending[i]);
     free(state->pending);
     free(state->voice_global);
+    piece_reset(&state->piece);
+    free(state->piece.semantic);
+    free(state->window);
     bicodec_workspace_free(&state->ws);
 #ifdef SPARK_HAVE_CUDA
     nn_bicodec_decode_cuda_job_free(state->gpu_job);
@@ -373,11 +555,13 @@ static const spark_node_ops decode_ops = {
 
 static const spark_port_desc decode_ports[] = {
     {"codes", SPARK_PORT_IN, SPARK_KIND_CODES, 0, 0, 0, 0,
-     "semantic codes of one utterance or sentence, with its 32 global codes (voice creation) "
-     "or without (cloning: the voice's are used)"},
+     "semantic codes of a sentence (seq), in one packet or streamed in several, the last one "
+     "best flagged SPARK_PACKET_PIECE_END; with its 32 global codes (voice creation, in the "
+     "sentence's first packet) or without (cloning: the voice's are used)"},
     {"latent", SPARK_PORT_OUT, SPARK_KIND_AUDIO, 0, 0, 0, 0,
      "the vocoder input: one plane per latent channel (1024 in the release) at the semantic "
-     "frame rate (50 Hz), one frame per semantic code"},
+     "frame rate (50 Hz), one frame per semantic code; a sentence's ranges keep its seq and "
+     "the last is flagged SPARK_PACKET_PIECE_END"},
     {"voice", SPARK_PORT_IN, SPARK_KIND_CODES, SPARK_PORT_OPTIONAL, 0, 0, 0,
      "the reference voice of the cloning modes (from the encode node): its global codes are "
      "used for codes packets that carry none"},
@@ -393,6 +577,21 @@ static const spark_param_desc decode_params[] = {
     {"device", SPARK_PARAM_ENUM, 0, "cpu", 0, 0, 0, 0, device_choices,
      "cpu, or cuda: the decode on the first NVIDIA GPU in f32 (builds with SPARK_CUDA only, "
      "refused at activation when no GPU is usable)"},
+    {"first_chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "22",
+     1, 100000, 0, 0, NULL,
+     "latent frames of the job's first range: small, so the audio starts early; the vocoder's "
+     "first_chunk_frames plus its context_frames lets it start at once"},
+    {"chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "50", 1,
+     100000, 0, 0, NULL,
+     "the most latent frames of a later range; ranges grow from first_chunk_frames to this "
+     "(each is decoded with the context around it)"},
+    {"lookahead_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "-1",
+     -1, 100000, 0, 0, NULL,
+     "codes after a range that its decode waits for. -1: measured at activation, the frames "
+     "beyond which a code moves the latent by under 1e-6 of its range (float rounding: 24 on "
+     "the synthetic release-shaped model). At or above the receptive field (57 frames in the "
+     "release) every range is exact; less starts the audio sooner and approximates it; "
+     "more acts as the receptive field"},
 };
 
 const spark_node_desc bicodec_decode_desc = {
@@ -402,7 +601,9 @@ const spark_node_desc bicodec_decode_desc = {
     "BiCodec decode",
     "1.0.0",
     "BiCodec detokenize up to the vocoder: semantic codes through the factorised VQ codebook, "
-    "global codes through FSQ to the d-vector, the prenet conditioned on it, plus the d-vector.",
+    "global codes through FSQ to the d-vector, the prenet conditioned on it, plus the d-vector. "
+    "Streams: codes may come in several packets per sentence (one seq); each range of latent "
+    "goes out as soon as the codes after it that reach it have come.",
     NULL,
     sizeof decode_ports / sizeof decode_ports[0],
     sizeof decode_params / sizeof decode_params[0],

@@ -11,6 +11,7 @@
 #include <spark/ext/progress.h>
 #include <spark/ext/storage.h>
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,15 @@ typedef struct encode_node {
     int threads;
     double frame_rate;
     nn_pool *pool;
+    bool preload;
+    /* What a cached voice is checked against, from the configs (no weights needed). */
+    size_t global_count;
+    uint32_t global_range, codebook_size;
+    /* Loaded by the first job that encodes a recording (or at activation with preload):
+     * jobs that only read saved voices never pay for wav2vec2. */
+    pthread_mutex_t encoder_lock;
     nn_bicodec_encoder *encoder;
+    char *encoder_error; /* a failed load, repeated to every later job */
     char model_hash[ENCODE_MODEL_HASH_HEX];
 } encode_node;
 
@@ -82,6 +91,7 @@ static spark_status encode_create(const spark_host *host, const char *node_id, v
         free(self);
         return st;
     }
+    pthread_mutex_init(&self->encoder_lock, NULL);
     *out = self;
     return SPARK_OK;
 }
@@ -110,6 +120,14 @@ static spark_status encode_configure(void *self_, const spark_params *params)
     nn_problems_free(&problems);
     int64_t hop = config.audio.latent_hop_length;
     self->frame_rate = hop > 0 ? (double)config.audio.sample_rate / (double)hop : 0.0;
+    self->preload = params->get_boolean(params->user, "preload") != 0;
+    const nn_bicodec_config *codec = &config.bicodec;
+    self->global_count = (size_t)codec->speaker_encoder.token_num;
+    uint64_t range = 1;
+    for (size_t i = 0; i < codec->speaker_encoder.fsq_level_count; i++)
+        range *= (uint64_t)codec->speaker_encoder.fsq_levels[i];
+    self->global_range = (uint32_t)range;
+    self->codebook_size = (uint32_t)codec->quantizer.codebook_size;
     return SPARK_OK;
 }
 
@@ -124,6 +142,26 @@ static spark_status encode_negotiate(void *self_, spark_format *formats, uint32_
     return SPARK_OK;
 }
 
+/* The encoder's weights, loaded once by whichever job needs them first. */
+static spark_status load_encoder(encode_node *self)
+{
+    pthread_mutex_lock(&self->encoder_lock);
+    if (!self->encoder && !self->encoder_error) {
+        char *message = NULL;
+        self->encoder = nn_bicodec_encoder_load(self->model_dir, true, self->pool, &message);
+        if (!self->encoder)
+            self->encoder_error = message ? message : strdup("cannot load");
+        else if (self->log)
+            self->log->log(self->host, SPARK_LOG_INFO, "voice encoder loaded");
+    }
+    spark_status st = self->encoder ? SPARK_OK
+                                    : fail(self, SPARK_E_INVALID_MODEL, "model: %s",
+                                           self->encoder_error ? self->encoder_error
+                                                               : "out of memory");
+    pthread_mutex_unlock(&self->encoder_lock);
+    return st;
+}
+
 static spark_status encode_activate(void *self_)
 {
     encode_node *self = self_;
@@ -133,15 +171,7 @@ static spark_status encode_activate(void *self_)
     self->pool = nn_pool_create(self->threads, err, sizeof err);
     if (!self->pool)
         return fail(self, SPARK_E_INTERNAL, "threads: %s", err);
-    char *message = NULL;
-    self->encoder = nn_bicodec_encoder_load(self->model_dir, true, self->pool, &message);
-    if (!self->encoder) {
-        spark_status st = fail(self, SPARK_E_INVALID_MODEL, "model: %s",
-                               message ? message : "cannot load");
-        free(message);
-        return st;
-    }
-    return SPARK_OK;
+    return self->preload ? load_encoder(self) : SPARK_OK;
 }
 
 static void free_job(encode_job *state)
@@ -244,13 +274,10 @@ static spark_status make_voice(encode_node *self, encode_job *state, const spark
                             self->voice_store);
             return st;
         }
-        const nn_spark_config *config = nn_bicodec_encoder_config(self->encoder);
         int rc = encode_voice_from_json((const char *)blob->data.blob.bytes,
-                                        (size_t)blob->data.blob.size, url,
-                                        nn_bicodec_encoder_global_count(self->encoder),
-                                        nn_bicodec_encoder_global_range(self->encoder),
-                                        (uint32_t)config->bicodec.quantizer.codebook_size, voice,
-                                        err, sizeof err);
+                                        (size_t)blob->data.blob.size, url, self->global_count,
+                                        self->global_range, self->codebook_size, voice, err,
+                                        sizeof err);
         self->alloc->release(blob);
         if (rc != 0)
             return fail(self, SPARK_E_INVALID_ARGUMENT, "voice: %s", err);
@@ -266,6 +293,9 @@ static spark_status make_voice(encode_node *self, encode_job *state, const spark
     if (state->frames == 0)
         return fail(self, SPARK_E_INVALID_ARGUMENT, "audio: no reference audio arrived; link "
                     "the audio input or name a cached voice");
+    spark_status st = load_encoder(self);
+    if (st != SPARK_OK)
+        return st;
     if (encode_reference_voice(self->encoder, state->audio, state->frames, state->rate,
                                state->transcript, voice, err, sizeof err) != 0)
         return fail(self, SPARK_E_INVALID_ARGUMENT, "audio: %s", err);
@@ -368,6 +398,8 @@ static void encode_deactivate(void *self_)
     encode_node *self = self_;
     nn_bicodec_encoder_free(self->encoder);
     self->encoder = NULL;
+    free(self->encoder_error);
+    self->encoder_error = NULL;
     nn_pool_destroy(self->pool);
     self->pool = NULL;
 }
@@ -376,6 +408,7 @@ static void encode_destroy(void *self_)
 {
     encode_node *self = self_;
     encode_deactivate(self);
+    pthread_mutex_destroy(&self->encoder_lock);
     free(self->model_dir);
     free(self->voice_store);
     free(self);
@@ -417,6 +450,10 @@ static const spark_param_desc encode_params[] = {
      "the name of a saved voice to use instead of encoding the reference"},
     {"save_voice", SPARK_PARAM_STRING, SPARK_PARAM_PER_JOB, "", 0, 0, ENCODE_VOICE_NAME_MAX, 0,
      NULL, "save the encoded voice under this name when the job succeeds"},
+    {"preload", SPARK_PARAM_BOOLEAN, 0, "false", 0, 0, 0, 0, NULL,
+     "load the encoder's weights (wav2vec2 among them, about 1.3 GB) at activation; false: "
+     "when the first job encodes a recording, so jobs that only use saved voices never load "
+     "them"},
     {"optional", SPARK_PARAM_BOOLEAN, SPARK_PARAM_PER_JOB, "false", 0, 0, 0, 0, NULL,
      "when no reference audio arrives and no voice is named, emit no codes and succeed "
      "(source \"none\"), so one graph serves voice creation too; false: that is an error"},

@@ -211,3 +211,17 @@ void vocos_backbone_forward(nn_pool *pool, const vocos_backbone *vb, const float
     }
     nn_layer_norm_f32(pool, out, dim, frames, dim, vb->final_w, vb->final_b, VOCOS_EPS, out, dim);
 }
+
+static size_t conv_half_width(const nn_conv1d_shape *shape)
+{
+    size_t dilation = shape->dilation ? shape->dilation : 1;
+    return shape->kernel ? (shape->kernel - 1) * dilation / 2 : 0;
+}
+
+size_t vocos_backbone_half_width(const vocos_backbone *vb)
+{
+    size_t width = conv_half_width(&vb->embed.shape);
+    for (size_t i = 0; i < vb->layers; i++)
+        width += conv_half_width(&vb->blocks[i].dwconv.shape);
+    return width;
+}

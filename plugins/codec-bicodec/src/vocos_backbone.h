@@ -45,6 +45,9 @@ int vocos_backbone_load(vocos_backbone *vb, const bicodec_model *model, const ch
                         size_t cond_dim, char *err, size_t err_size);
 void vocos_backbone_free(vocos_backbone *vb);
 
+/* How many frames on each side of an output frame reach it (its convolutions' half-widths). */
+size_t vocos_backbone_half_width(const vocos_backbone *vb);
+
 /* Scratch floats vocos_backbone_forward needs for `frames` frames. */
 size_t vocos_backbone_scratch_floats(const vocos_backbone *vb, size_t frames);
 

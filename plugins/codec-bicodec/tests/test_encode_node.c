@@ -3,7 +3,7 @@
  * libsamplerate where upstream uses soxr; globals and, with a transcript, semantic codes);
  * the guards (silent, too short, no audio, bad voice names, a cached voice on a host without
  * storage) fail the job with a message naming the problem; `optional` lets a job without
- * reference or voice name succeed with no codes.
+ * reference or voice name succeed with no codes; the weights load only when a job encodes.
  *
  *   test_encode_node PLUGIN.so DATA_DIR
  */
@@ -172,6 +172,44 @@ static void check_optional(fake_node *node)
     free(audio);
 }
 
+/* The encoder's weights load when a job first encodes a recording: with wav2vec2's weights
+ * broken, activation and jobs that encode nothing still work, every job that encodes fails
+ * naming the weights, and preload fails at activation instead. */
+static void check_lazy_load(const spark_node_desc *desc, const char *dir)
+{
+    char broken[512], cmd[2048];
+    snprintf(broken, sizeof broken, "%s/broken", dir);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && truncate -s 100 %s/%s", model, broken, broken,
+             nn_spark_component_weights(NN_SPARK_WAV2VEC2));
+    CHECK(system(cmd) == 0);
+    fake_node node = {0};
+    const char *lazy[] = {"model", broken, "threads", "1", NULL};
+    CHECK_INT_EQ(fake_node_open(&node, desc, lazy, NULL), SPARK_OK);
+    const char *optional[] = {"optional", "true", NULL};
+    size_t n = 16000;
+    float *audio = malloc(n * sizeof *audio);
+    for (size_t i = 0; i < n; i++)
+        audio[i] = 0.3f * (float)((i * 37) % 101) / 101.0f - 0.15f;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        spark_status st;
+        fake_job *job = run_job(&node, optional, NULL, 0, 1, 16000, 4000, &st);
+        CHECK_INT_EQ(st, SPARK_OK);
+        fake_job_free(job);
+        fake_log_clear();
+        job = run_job(&node, NULL, audio, n, 1, 16000, 4000, &st);
+        CHECK_INT_EQ(st, SPARK_E_INVALID_MODEL);
+        CHECK_STR_CONTAINS(fake_last_error(), "pytorch_model.bin");
+        fake_job_free(job);
+    }
+    free(audio);
+    fake_node_close(&node);
+    const char *preload[] = {"model", broken, "threads", "1", "preload", "true", NULL};
+    fake_log_clear();
+    CHECK(fake_node_open(&node, desc, preload, NULL) != SPARK_OK);
+    CHECK_STR_CONTAINS(fake_last_error(), "pytorch_model.bin");
+    fake_node_close(&node);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -208,6 +246,8 @@ int main(int argc, char **argv)
         check_optional(&node);
     }
     fake_node_close(&node);
+
+    check_lazy_load(desc, dir);
 
     /* a model directory that is not there fails configure, naming it */
     fake_node missing = {0};

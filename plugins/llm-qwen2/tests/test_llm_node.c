@@ -66,7 +66,12 @@ static void run_job(fake_node *node, const char *const *settings, const int32_t 
         }
         for (size_t i = 0; i < fake_job_output_count(job, P_CODES); i++) {
             const spark_packet *c = fake_job_output(job, P_CODES, i);
-            CHECK(c->seq == (int64_t)i, "codes chunk %zu has seq %lld", i, (long long)c->seq);
+            CHECK(c->seq == 3, "codes chunk %zu has seq %lld, not the prompt's 3", i,
+                  (long long)c->seq);
+            bool last = i + 1 == fake_job_output_count(job, P_CODES);
+            CHECK(((spark_packet_flags(c) & SPARK_PACKET_PIECE_END) != 0) == last,
+                  "codes chunk %zu of %zu: the piece-end flag is %s", i,
+                  fake_job_output_count(job, P_CODES), last ? "missing" : "set early");
             for (size_t k = 0; k < c->data.codes.n_semantic && r->semantic_count < 512; k++)
                 r->semantic[r->semantic_count++] = c->data.codes.semantic[k];
             if (c->data.codes.n_global == 32 && r->globals_in_chunks == 0)

@@ -152,7 +152,7 @@ static void test_segments(void)
     CHECK_INT_EQ(segments(job), 2); /* nothing emitted from a bad packet */
 
     /* A packet of another kind. */
-    spark_packet wrong = {sizeof(spark_packet), SPARK_KIND_BLOB, 0, NULL, {{0}}};
+    spark_packet wrong = {sizeof(spark_packet), SPARK_KIND_BLOB, 0, NULL, {{0}}, 0, 0};
     CHECK_INT_EQ(fake_job_process(job, SEGMENT_PORT_IN, &wrong), SPARK_E_FORMAT_MISMATCH);
     CHECK_STR_CONTAINS(fake_last_error(), "text");
 

@@ -1,6 +1,6 @@
 /* org.sparkhost.vocoder.wavegen: latent packets (out of the BiCodec decode node) -> 16 kHz mono
  * audio, decoded in chunks of chunk_frames latent frames, each with context_frames of its
- * neighbours on both sides, and emitted chunk by chunk. */
+ * neighbours on both sides, and emitted chunk by chunk as the latent streams in. */
 #define _POSIX_C_SOURCE 200809L
 #include "wavegen_node.h"
 
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <spark/nn/pool.h>
+#include <spark/nn/stream_plan.h>
 #include <spark/nn/spark_model.h>
 
 #include "wavegen.h"
@@ -31,7 +32,8 @@ typedef struct wavegen_node {
     const spark_ext_progress *progress;
     char *model_dir;
     int threads;
-    size_t chunk_frames, context_frames;
+    size_t chunk_frames, first_chunk_frames, context_frames;
+    nn_stream_plan plan;
     bool bf16;
     uint32_t sample_rate;
     wavegen model;
@@ -43,9 +45,20 @@ typedef struct wavegen_node {
 #endif
 } wavegen_node;
 
+/* The piece (sentence) being decoded: a window of its latent, [channels][cap] with column 0
+ * at piece frame `base`; frames before done - context are dropped as it grows. */
+typedef struct latent_piece {
+    bool open;
+    int64_t seq;
+    float *data;
+    size_t cap, base, count, done;
+} latent_piece;
+
 typedef struct wavegen_job {
     wavegen_workspace ws;
     int64_t next_sample;
+    size_t emitted; /* latent frames of the job out so far */
+    latent_piece piece;
 #ifdef SPARK_HAVE_CUDA
     nn_wavegen_cuda_job *gpu_job; /* stream and buffers for windows of up to gpu_frames */
     size_t gpu_frames;
@@ -95,7 +108,11 @@ static spark_status node_configure(void *self_, const spark_params *params)
     const char *dir = params->get_string(params->user, "model");
     self->threads = (int)params->get_integer(params->user, "threads");
     self->chunk_frames = (size_t)params->get_integer(params->user, "chunk_frames");
+    self->first_chunk_frames = (size_t)params->get_integer(params->user, "first_chunk_frames");
     self->context_frames = (size_t)params->get_integer(params->user, "context_frames");
+    self->plan.lookahead = self->context_frames;
+    self->plan.first_chunk = self->chunk_frames ? self->first_chunk_frames : 0;
+    self->plan.chunk = self->chunk_frames;
     const char *precision = params->get_string(params->user, "precision");
     self->bf16 = precision && strcmp(precision, "bf16") == 0;
     const char *device = params->get_string(params->user, "device");
@@ -197,6 +214,110 @@ static spark_status node_job_begin(void *self_, const spark_job *job, void **out
     return SPARK_OK;
 }
 
+/* Decodes the piece's frames [begin, end) with their context and emits their samples. */
+static spark_status emit_range(wavegen_node *self, wavegen_job *state, const spark_job *job,
+                               size_t begin, size_t end, bool last)
+{
+    const wavegen *wg = &self->model;
+    latent_piece *piece = &state->piece;
+    if (self->progress) {
+        spark_status st = self->progress->check(self->host, job);
+        if (st != SPARK_OK)
+            return st;
+    }
+    size_t samples = (end - begin) * wg->hop;
+    spark_packet *out = self->alloc->audio(self->host, 1, samples, self->sample_rate);
+    if (!out)
+        return fail(self, SPARK_E_NO_MEMORY, "no memory for %zu samples", samples);
+    size_t frames = piece->count - piece->base;
+    char err[512];
+    int rc;
+#ifdef SPARK_HAVE_CUDA
+    if (self->gpu)
+        rc = gpu_forward_range(self, state, piece->data, piece->cap, frames, begin - piece->base,
+                               end - piece->base, out->data.audio.planes[0], err, sizeof err);
+    else
+#endif
+        rc = wavegen_forward_range(self->pool, wg, piece->data, piece->cap, frames,
+                                   begin - piece->base, end - piece->base, self->context_frames,
+                                   &state->ws, out->data.audio.planes[0], NULL, err,
+                                   sizeof err);
+    if (rc) {
+        self->alloc->release(out);
+        return fail(self, SPARK_E_NO_MEMORY, "latent of seq %lld: %s", (long long)piece->seq,
+                    err);
+    }
+    out->seq = piece->seq;
+    out->data.audio.timestamp = state->next_sample;
+    if (last)
+        spark_packet_set_flags(out, SPARK_PACKET_PIECE_END);
+    state->next_sample += (int64_t)samples;
+    piece->done = end;
+    state->emitted += end - begin;
+    return job->emit(job, WAVEGEN_PORT_AUDIO, out);
+}
+
+/* Emits what the piece's latent so far allows; ending: all of it. */
+static spark_status emit_ready(wavegen_node *self, wavegen_job *state, const spark_job *job,
+                               bool ending)
+{
+    latent_piece *piece = &state->piece;
+    for (;;) {
+        size_t end = nn_stream_next_end(&self->plan, piece->done, piece->count, ending,
+                                        state->emitted);
+        if (end == piece->done)
+            return SPARK_OK;
+        spark_status st = emit_range(self, state, job, piece->done, end,
+                                     ending && end == piece->count);
+        if (st != SPARK_OK)
+            return st;
+    }
+}
+
+static spark_status finish_piece(wavegen_node *self, wavegen_job *state, const spark_job *job)
+{
+    latent_piece *piece = &state->piece;
+    if (!piece->open)
+        return SPARK_OK;
+    spark_status st = piece->count > piece->done ? emit_ready(self, state, job, true) : SPARK_OK;
+    piece->open = false;
+    piece->base = piece->count = piece->done = 0;
+    return st;
+}
+
+/* Appends frames [0, n) of a latent packet (planes ld apart) to the piece's window. */
+static spark_status append_latent(wavegen_node *self, latent_piece *piece, const float *latent,
+                                  size_t ld, size_t n)
+{
+    size_t channels = self->model.in_channels;
+    size_t keep = piece->done > self->context_frames ? piece->done - self->context_frames : 0;
+    if (keep > piece->base) { /* drop what no range will read again */
+        size_t shift = keep - piece->base, held = piece->count - keep;
+        for (size_t c = 0; c < channels; c++)
+            memmove(piece->data + c * piece->cap, piece->data + c * piece->cap + shift,
+                    held * sizeof(float));
+        piece->base = keep;
+    }
+    size_t held = piece->count - piece->base;
+    if (held + n > piece->cap) {
+        size_t cap = piece->cap ? piece->cap : 256;
+        while (cap < held + n)
+            cap *= 2;
+        float *grown = malloc(channels * cap * sizeof *grown);
+        if (!grown)
+            return fail(self, SPARK_E_NO_MEMORY, "out of memory for %zu latent frames", cap);
+        for (size_t c = 0; c < channels && held; c++)
+            memcpy(grown + c * cap, piece->data + c * piece->cap, held * sizeof(float));
+        free(piece->data);
+        piece->data = grown;
+        piece->cap = cap;
+    }
+    for (size_t c = 0; c < channels; c++)
+        memcpy(piece->data + c * piece->cap + held, latent + c * ld, n * sizeof(float));
+    piece->count += n;
+    return SPARK_OK;
+}
+
 static spark_status node_process(void *self_, void *state_, const spark_job *job, uint32_t port,
                                  const spark_packet *in)
 {
@@ -206,7 +327,7 @@ static spark_status node_process(void *self_, void *state_, const spark_job *job
     if (port != WAVEGEN_PORT_LATENT)
         return fail(self, SPARK_E_INVALID_ARGUMENT, "packet on unknown port %u", port);
     if (!in)
-        return SPARK_OK;
+        return finish_piece(self, state, job);
     if (in->kind != SPARK_KIND_AUDIO)
         return fail(self, SPARK_E_FORMAT_MISMATCH, "port latent expects audio-kind latent packets");
     const spark_audio_data *latent = &in->data.audio;
@@ -219,50 +340,26 @@ static spark_status node_process(void *self_, void *state_, const spark_job *job
                     latent->rate, (unsigned)(self->sample_rate / wg->hop), self->sample_rate,
                     wg->hop);
     size_t frames = (size_t)latent->frames;
-    if (frames == 0)
-        return SPARK_OK;
     size_t ld = latent->channels > 1 ? (size_t)(latent->planes[1] - latent->planes[0]) : frames;
     for (uint32_t c = 1; c < latent->channels; c++)
         if (latent->planes[c] != latent->planes[0] + c * ld || ld < frames)
             return fail(self, SPARK_E_FORMAT_MISMATCH, "latent packet planes are not evenly "
                         "spaced");
-    size_t chunk = self->chunk_frames ? self->chunk_frames : frames;
-    char err[512];
-    for (size_t begin = 0; begin < frames; begin += chunk) {
-        if (self->progress) {
-            spark_status st = self->progress->check(self->host, job);
-            if (st != SPARK_OK)
-                return st;
-        }
-        size_t end = begin + chunk < frames ? begin + chunk : frames;
-        spark_packet *out = self->alloc->audio(self->host, 1, (end - begin) * wg->hop,
-                                               self->sample_rate);
-        if (!out)
-            return fail(self, SPARK_E_NO_MEMORY, "no memory for %zu samples",
-                        (end - begin) * wg->hop);
-        int rc;
-#ifdef SPARK_HAVE_CUDA
-        if (self->gpu)
-            rc = gpu_forward_range(self, state, latent->planes[0], ld, frames, begin, end,
-                                   out->data.audio.planes[0], err, sizeof err);
-        else
-#endif
-            rc = wavegen_forward_range(self->pool, wg, latent->planes[0], ld, frames, begin,
-                                       end, self->context_frames, &state->ws,
-                                       out->data.audio.planes[0], NULL, err, sizeof err);
-        if (rc) {
-            self->alloc->release(out);
-            return fail(self, SPARK_E_NO_MEMORY, "latent packet %lld: %s", (long long)in->seq,
-                        err);
-        }
-        out->seq = in->seq;
-        out->data.audio.timestamp = state->next_sample;
-        state->next_sample += (int64_t)((end - begin) * wg->hop);
-        spark_status st = job->emit(job, WAVEGEN_PORT_AUDIO, out);
-        if (st != SPARK_OK)
-            return st;
+    latent_piece *piece = &state->piece;
+    spark_status st = SPARK_OK;
+    if (piece->open && piece->seq != in->seq)
+        st = finish_piece(self, state, job); /* a producer that does not flag piece ends */
+    if (st != SPARK_OK)
+        return st;
+    if (!piece->open) {
+        piece->open = true;
+        piece->seq = in->seq;
     }
-    return SPARK_OK;
+    if (frames && (st = append_latent(self, piece, latent->planes[0], ld, frames)) != SPARK_OK)
+        return st;
+    if (spark_packet_flags(in) & SPARK_PACKET_PIECE_END)
+        return finish_piece(self, state, job);
+    return emit_ready(self, state, job, false);
 }
 
 static spark_status node_job_end(void *self, void *state_, const spark_job *job,
@@ -272,6 +369,7 @@ static spark_status node_job_end(void *self, void *state_, const spark_job *job,
     (void)job;
     (void)outcome;
     wavegen_job *state = state_;
+    free(state->piece.data);
     wavegen_workspace_free(&state->ws);
 #ifdef SPARK_HAVE_CUDA
     nn_wavegen_cuda_job_free(state->gpu_job);
@@ -321,7 +419,7 @@ static const spark_port_desc wavegen_ports[] = {
      "the BiCodec decode node's latent: one plane per channel, one frame per semantic code"},
     {"audio", SPARK_PORT_OUT, SPARK_KIND_AUDIO, 0, 0, 0, 0,
      "mono float audio at the model's rate (16 kHz), 320 samples per latent frame, one packet "
-     "per chunk"},
+     "per chunk with the sentence's seq, its last flagged SPARK_PACKET_PIECE_END"},
 };
 
 static const char *const precision_choices[] = {"f32", "bf16", NULL};
@@ -334,7 +432,12 @@ static const spark_param_desc wavegen_params[] = {
      0, NULL, "compute threads; 0: one per CPU this process may use"},
     {"chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "100", 0,
      100000, 0, 0, NULL,
-     "latent frames decoded and emitted at a time (50 per second); 0: a whole packet at once"},
+     "the most latent frames decoded and emitted at a time (50 per second); ranges grow from "
+     "first_chunk_frames to this, each going out as soon as the context after it has come; "
+     "0: each sentence whole, once all of it has come"},
+    {"first_chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "10",
+     1, 100000, 0, 0, NULL,
+     "latent frames of the job's first range: small, so the audio starts early"},
     {"context_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "12", 0,
      10000, 0, 0, NULL,
      "frames of the neighbouring latent decoded on each side of a chunk; at or above the "
@@ -353,7 +456,8 @@ const spark_node_desc wavegen_node_desc = {
     "org.sparkhost.vocoder.wavegen",
     "WaveGenerator vocoder",
     "1.0.0",
-    "BiCodec's WaveGenerator: latent frames to 16 kHz audio, decoded in overlapping chunks.",
+    "BiCodec's WaveGenerator: latent frames to 16 kHz audio, decoded in overlapping chunks as "
+    "the latent streams in (several packets per sentence, one seq).",
     NULL,
     sizeof wavegen_ports / sizeof wavegen_ports[0],
     sizeof wavegen_params / sizeof wavegen_params[0],

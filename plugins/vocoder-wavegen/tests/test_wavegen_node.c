@@ -33,8 +33,9 @@ static spark_packet *latent_packet(const float *latent, size_t channels, size_t 
 
 static bool open_node(fake_node *node, const char *chunk, const char *context)
 {
+    const char *first = strcmp(chunk, "0") ? chunk : "1"; /* every range chunk frames long */
     const char *settings[] = {"model", model_dir, "threads", "2", "chunk_frames", chunk,
-                              "context_frames", context, NULL};
+                              "first_chunk_frames", first, "context_frames", context, NULL};
     return fake_node_open(node, desc, settings, NULL) == SPARK_OK;
 }
 
@@ -77,6 +78,73 @@ static void test_chunked_reference(const char *chunk_text, size_t chunk)
     dts_case_free(&c);
 }
 
+/* The latent streamed in packets of `step` frames with one seq, the last flagged: the first
+ * samples go out once first_chunk_frames plus context_frames frames are in, the flagged packet
+ * finishes the sentence, and the samples equal upstream's whole decode. */
+static void test_streamed_latent(size_t step)
+{
+    dts_case c;
+    CHECK(dts_case_load(&c, "medium"));
+    CHECK(c.n_semantic > 24);
+    fake_node node;
+    const char *settings[] = {"model", model_dir, "threads", "2", "chunk_frames", "9",
+                              "first_chunk_frames", "5", "context_frames", "12", NULL};
+    CHECK_INT_EQ(fake_node_open(&node, desc, settings, NULL), SPARK_OK);
+    fake_job *job = NULL;
+    CHECK_INT_EQ(fake_job_begin(&node, "stream", NULL, &job), SPARK_OK);
+    float *part = malloc(c.channels * step * sizeof(float));
+    size_t first_out_at = 0;
+    for (size_t at = 0; at < c.n_semantic; at += step) {
+        size_t n = at + step < c.n_semantic ? step : c.n_semantic - at;
+        for (size_t ch = 0; ch < c.channels; ch++)
+            memcpy(part + ch * n, c.quiet_vocoder_in + ch * c.n_semantic + at,
+                   n * sizeof(float));
+        spark_packet *in = latent_packet(part, c.channels, n, 50);
+        in->seq = 2;
+        if (at + n == c.n_semantic)
+            spark_packet_set_flags(in, SPARK_PACKET_PIECE_END);
+        CHECK_INT_EQ(fake_job_process(job, PORT_LATENT, in), SPARK_OK);
+        fake_release(in);
+        if (!first_out_at && fake_job_output_count(job, PORT_AUDIO))
+            first_out_at = at + n;
+    }
+    free(part);
+    size_t packets = fake_job_output_count(job, PORT_AUDIO);
+    CHECK_INT_EQ(first_out_at, (5 + 12 + step - 1) / step * step);
+    CHECK_INT_EQ(fake_job_process(job, PORT_LATENT, NULL), SPARK_OK);
+    CHECK_INT_EQ(fake_job_output_count(job, PORT_AUDIO), packets);
+    float *samples = calloc(c.samples, sizeof(float));
+    size_t at = 0;
+    for (size_t k = 0; k < packets; k++) {
+        const spark_packet *out = fake_job_output(job, PORT_AUDIO, k);
+        const spark_audio_data *a = &out->data.audio;
+        CHECK_INT_EQ(out->seq, 2);
+        CHECK(((spark_packet_flags(out) & SPARK_PACKET_PIECE_END) != 0) == (k + 1 == packets));
+        CHECK_INT_EQ(a->timestamp, (int64_t)at);
+        /* the job's first range, then as many frames as are out, at most chunk_frames; the
+         * rest last */
+        size_t out_frames = at / 320, want = k == 0 ? 5 : out_frames > 5 ? out_frames : 5;
+        if (k + 1 < packets)
+            CHECK_INT_EQ(a->frames, (want < 9 ? want : 9) * 320);
+        else
+            CHECK(a->frames > 0 && a->frames <= 9 * 320);
+        if (at + a->frames > c.samples)
+            break;
+        memcpy(samples + at, a->planes[0], a->frames * sizeof(float));
+        at += a->frames;
+    }
+    CHECK_INT_EQ(at, c.samples);
+    char what[96];
+    snprintf(what, sizeof what, "node waveform streamed %zu frames at a time, vs upstream",
+             step);
+    CHECK(dts_within(what, samples, c.quiet_waveform, c.samples, DTS_TOLERANCE));
+    free(samples);
+    fake_job_end(job, SPARK_OK);
+    fake_job_free(job);
+    fake_node_close(&node);
+    dts_case_free(&c);
+}
+
 static void expect_refusal(fake_node *node, spark_packet *in, const char *needle)
 {
     fake_job *job = NULL;
@@ -104,6 +172,7 @@ static void test_refusals_and_stop(void)
     CHECK_INT_EQ(fake_job_begin(&node, "stop", NULL, &job), SPARK_OK);
     fake_job_cancel_after_emits(job, 1);
     spark_packet *in = latent_packet(zeros, 64, 20, 50);
+    spark_packet_set_flags(in, SPARK_PACKET_PIECE_END);
     CHECK_INT_EQ(fake_job_process(job, PORT_LATENT, in), SPARK_E_CANCELLED);
     CHECK_INT_EQ(fake_job_output_count(job, PORT_AUDIO), 1);
     fake_release(in);
@@ -137,6 +206,7 @@ static void test_bf16(void)
         fake_job *job = NULL;
         CHECK_INT_EQ(fake_job_begin(&node, "bf16", NULL, &job), SPARK_OK);
         spark_packet *in = latent_packet(c.vocoder_in, c.channels, c.n_semantic, 50);
+        spark_packet_set_flags(in, SPARK_PACKET_PIECE_END);
         CHECK_INT_EQ(fake_job_process(job, PORT_LATENT, in), SPARK_OK);
         fake_release(in);
         CHECK_INT_EQ(fake_job_output_count(job, PORT_AUDIO), 1);
@@ -179,6 +249,8 @@ int main(int argc, char **argv)
         test_chunked_reference("0", 0);
         test_chunked_reference("7", 7);
         test_chunked_reference("25", 25);
+        test_streamed_latent(1);
+        test_streamed_latent(4);
         test_refusals_and_stop();
         test_bf16();
     }

@@ -26,7 +26,7 @@ extern "C" {
 
 /* A plugin loads iff its major equals the host's and its minor is not above the host's. */
 #define SPARK_ABI_MAJOR 1u
-#define SPARK_ABI_MINOR 0u
+#define SPARK_ABI_MINOR 1u
 #define SPARK_ABI_PATCH 0u
 
 /* The one symbol a plugin exports: a `const spark_entry`. */
@@ -177,7 +177,33 @@ typedef struct spark_packet {
         spark_value_data value;
         uint64_t reserved[12]; /* fixes the size of the union for later growth */
     } data;
+    uint32_t flags;        /* SPARK_PACKET_* (ABI 1.1): use spark_packet_flags/_set_flags */
+    uint32_t reserved;
 } spark_packet;
+
+/* Packet flags (ABI 1.1). */
+enum {
+    /* The last packet of its piece: no later packet on this link carries the same seq. Lets a
+     * streaming node finish a piece (a sentence) at once instead of when the next one starts.
+     * Producers that do not set it are still correct: a new seq or the end of the stream
+     * ends a piece too. */
+    SPARK_PACKET_PIECE_END = 1
+};
+
+/* The packet's flags; 0 from a host older than ABI 1.1, whose packets end before them. */
+static inline uint32_t spark_packet_flags(const spark_packet *packet)
+{
+    return packet->struct_size >= offsetof(spark_packet, flags) + sizeof packet->flags
+               ? packet->flags
+               : 0;
+}
+
+/* Sets flags on a packet the plugin is filling (before emit); a no-op on an older host. */
+static inline void spark_packet_set_flags(spark_packet *packet, uint32_t flags)
+{
+    if (packet->struct_size >= offsetof(spark_packet, flags) + sizeof packet->flags)
+        packet->flags |= flags;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Formats, ports, parameters, results                                                      */
