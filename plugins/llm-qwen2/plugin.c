@@ -71,9 +71,9 @@ static const spark_param_desc params[] = {
      "exactly 32 globals, semantic tokens, end; clone: semantic tokens, end; auto: control "
      "when the prompt has <|task_controllable_tts|>, else clone; off: every id (upstream)."
      " Constrained runs never end before the first semantic token."},
-    {"chunk_size", SPARK_PARAM_INTEGER, PER_JOB | MIN | MAX, "10", 1, 100000, 0, 0, NULL,
-     "Semantic codes per streamed chunk on port codes (50 = 1 s of speech): small, so the "
-     "decoder downstream learns early when its next range can go."},
+    {"chunk_size", SPARK_PARAM_INTEGER, PER_JOB | MIN | MAX, "1", 1, 100000, 0, 0, NULL,
+     "Semantic codes per streamed packet on port codes (50 = 1 s of speech); 1: each code as "
+     "it comes, so the decoder downstream starts its next range the moment it can."},
     {"retries", SPARK_PARAM_INTEGER, PER_JOB | MIN | MAX, "2", 0, 100, 0, 0, NULL,
      "When a segment's output is unusable (no semantic token, or in control mode not exactly "
      "32 global tokens: possible only with constrain off), generate it again with the next "
