@@ -14,7 +14,7 @@
 #include <spark/nn/qwen2.h>
 
 static const char usage[] =
-    "usage: sparkhost generate --model DIR --ids JSON [--weights f32|bf16|int8]\n"
+    "usage: sparkhost generate --model DIR --ids JSON [--weights f32|bf16|int8] [--kv K]\n"
     "                          [--greedy | --temperature T --top-k K --top-p P --seed S]\n"
     "                          [--max-new N] [--min-new N] [--constrain MODE] [--stop LIST]\n"
     "                          [--threads N] [--dump-logits FILE]\n"
@@ -26,6 +26,8 @@ static const char usage[] =
     "  --ids JSON         the prompt: a JSON array of ids, or @FILE holding one\n"
     "  --weights W        weight precision: f32 (default, as released), bf16, int8\n"
     "  --int8-block N     int8 columns per scale (default 64; 0 = one scale per row)\n"
+    "  --kv K             KV cache precision: auto (default: f32 with f32 weights, else\n"
+    "                     f16), f32 or f16\n"
     "  --greedy           the highest logit at every step (same as --temperature 0)\n"
     "  --temperature T    sampling temperature (default 0.8); then --top-k K (default 50,\n"
     "                     0 = off) and --top-p P (default 0.95, 1 = off), in transformers'\n"
@@ -174,7 +176,7 @@ static bool parse_float(const char *text, float *out)
 int cmd_generate(const cli_globals *g, int argc, char **argv)
 {
     const char *model_arg = NULL, *ids_arg = NULL, *dump_path = NULL;
-    const char *weights = "f32", *constrain = "off", *stop = "im_end";
+    const char *weights = "f32", *constrain = "off", *stop = "im_end", *kv = "auto";
     size_t max_new = 3000, min_new = 0, threads = 0, int8_block = 64, seed = 0;
     nn_sampler_params sp = {.temperature = 0.8f, .top_k = 50, .top_p = 0.95f};
     bool greedy = false;
@@ -199,6 +201,8 @@ int cmd_generate(const cli_globals *g, int argc, char **argv)
             ids_arg = v;
         else if (strcmp(a, "--weights") == 0)
             weights = v;
+        else if (strcmp(a, "--kv") == 0)
+            kv = v;
         else if (strcmp(a, "--dump-logits") == 0)
             dump_path = v;
         else if (strcmp(a, "--constrain") == 0)
@@ -233,6 +237,8 @@ int cmd_generate(const cli_globals *g, int argc, char **argv)
     nn_qwen2_options opt = {.int8_block = int8_block};
     if (!nn_weight_type_parse(weights, &opt.weights))
         return cli_usage_error("generate", "--weights '%s' is not f32, bf16 or int8", weights);
+    if (!nn_kv_type_parse(kv, &opt.kv_cache))
+        return cli_usage_error("generate", "--kv '%s' is not auto, f32 or f16", kv);
     nn_grammar_mode mode;
     if (!nn_grammar_mode_parse(constrain, &mode))
         return cli_usage_error("generate", "--constrain '%s' is not off, control, clone or auto",
@@ -352,12 +358,12 @@ int cmd_generate(const cli_globals *g, int argc, char **argv)
     if (g->verbosity >= 0)
         fprintf(stderr,
                 "%zu prompt ids in %.3f s (%.1f ids/s); %zu new ids, decode %.1f ids/s; "
-                "stop: %s; %s weights, %d threads\n",
+                "stop: %s; %s weights, %s KV cache, %d threads\n",
                 n_prompt, res.prefill_seconds, (double)n_prompt / res.prefill_seconds,
                 res.tokens,
                 res.tokens > 1 ? (double)(res.tokens - 1) / res.decode_seconds : 0.0,
                 nn_stop_reason_name(res.stop), nn_weight_type_name(opt.weights),
-                nn_pool_threads(pool));
+                nn_kv_type_name(nn_qwen2_kv_type(model)), nn_pool_threads(pool));
     rc = EXIT_OK;
 done:
     if (d.f) {

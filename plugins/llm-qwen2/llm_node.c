@@ -30,6 +30,7 @@ typedef struct llm_node {
     char *model_dir;
     nn_weight_type weights;
     size_t int8_block;
+    nn_kv_type kv_cache;
     int threads;
     nn_qwen2 *model; /* from activate: read-only, shared by the jobs */
     nn_pool *pool;
@@ -109,6 +110,10 @@ static spark_status node_configure(void *handle, const spark_params *params)
     if (!nn_weight_type_parse(weights ? weights : "f32", &self->weights))
         return fail(self, SPARK_E_INVALID_ARGUMENT, "weights \"%s\" is not f32, bf16 or int8",
                     weights);
+    const char *kv = param_string(params, "kv_cache");
+    if (!nn_kv_type_parse(kv ? kv : "auto", &self->kv_cache))
+        return fail(self, SPARK_E_INVALID_ARGUMENT, "kv_cache \"%s\" is not auto, f32 or f16",
+                    kv);
     int64_t block = params->get_integer(params->user, "int8_block");
     if (block < 0 || block % 32)
         return fail(self, SPARK_E_INVALID_ARGUMENT,
@@ -160,7 +165,8 @@ static spark_status node_activate(void *handle)
         return fail(self, SPARK_E_INVALID_MODEL, "%s", err);
     /* device cuda: the GPU copy is made from the f32 weights */
     nn_qwen2_options opt = {.weights = self->cuda ? NN_WEIGHT_F32 : self->weights,
-                            .int8_block = self->int8_block};
+                            .int8_block = self->int8_block,
+                            .kv_cache = self->cuda ? NN_KV_F32 : self->kv_cache};
     self->model = nn_qwen2_load(dir, &opt, err, sizeof err);
     if (!self->model)
         return fail(self, SPARK_E_INVALID_MODEL, "cannot load the LLM: %s", err);

@@ -7,6 +7,7 @@
 #include "llm_node.h"
 
 static const char *const weight_choices[] = {"f32", "bf16", "int8", NULL};
+static const char *const kv_choices[] = {"auto", "f32", "f16", NULL};
 static const char *const constrain_choices[] = {"auto", "off", "control", "clone", NULL};
 static const char *const device_choices[] = {"cpu", "cuda", NULL};
 
@@ -36,6 +37,10 @@ static const spark_param_desc params[] = {
      "Precision of the weight matrices, converted at activation: f32 (as released, the "
      "reference), bf16 (half the memory traffic) or int8 (symmetric, one scale per "
      "int8_block columns). Norms, rotary embedding, softmax and logits stay f32."},
+    {"kv_cache", SPARK_PARAM_ENUM, 0, "auto", 0, 0, 0, 0, kv_choices,
+     "Precision of the KV cache: f16 halves what a decode step reads from it at long "
+     "context (2^-11 rounding, below what bf16 or int8 weights cost); auto: f32 with f32 "
+     "weights (the reference), f16 otherwise. device cuda keeps its own f32 cache."},
     {"int8_block", SPARK_PARAM_INTEGER, MIN | MAX, "64", 0, 4096, 0, 0, NULL,
      "int8: columns per scale, a multiple of 32; 0 = one scale per row. A matrix whose width "
      "it does not divide gets one scale per row."},

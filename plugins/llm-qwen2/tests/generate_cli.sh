@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `sparkhost generate` on the tiny model against the committed transformers dumps: the 64
-# greedy ids and the --dump-logits .npy (prefill's last position, then every step), bf16 and
-# int8 runs, a constrained run, and the usage errors. Usage: generate_cli.sh WORK_DIR
+# greedy ids and the --dump-logits .npy (prefill's last position, then every step), an f16 KV
+# cache, bf16 and int8 runs, a constrained run, and the usage errors. Usage: generate_cli.sh WORK_DIR
 set -euo pipefail
 work=$1
 ref=$SPARK_SOURCE_DIR/tests/llm/reference
@@ -27,6 +27,20 @@ print(f"generate --dump-logits: {got.shape[0]} steps, max |diff| {d:.3g} (tolera
 assert d <= tol
 PY
 echo "$prompt" > "$work/prompt.json"
+
+# f32 weights with an f16 KV cache: transformers' logits within what f16 rounding of the
+# cached keys and values costs (2^-11 relative; 2e-3 of the logit range)
+"$SPARKHOST" -q generate --model "$work/tiny" --ids "$prompt" --greedy --max-new 64 --stop none \
+    --kv f16 --dump-logits "$work/kv16.npy" >/dev/null
+"$python" - "$work/kv16.npy" "$ref/greedy_logits.npy" "$work/logits.npy" <<'PY'
+import sys, numpy as np
+got, ref, f32 = (np.load(a) for a in sys.argv[1:])
+scale = max(1.0, float(ref.max() - ref.min()))
+d, d32 = float(np.abs(got - ref).max()), float(np.abs(f32 - ref).max())
+print(f"generate --kv f16: max |diff| {d:.3g} ({d / scale:.2g} of the range; f32 cache {d32:.3g})")
+assert d <= 2e-3 * scale
+assert d > d32  # the f16 cache really was used
+PY
 for w in bf16 int8; do
     out=$("$SPARKHOST" -q generate --model "$work/tiny" --ids @"$work/prompt.json" --weights $w \
           --greedy --max-new 64 --stop none)
@@ -61,6 +75,7 @@ expect_usage() {
 expect_usage --model "$work/tiny" --ids "[1,2" --greedy
 expect_usage --model "$work/tiny" --ids "[1,-2]" --greedy
 expect_usage --model "$work/tiny" --ids "[1,2]" --weights f16
+expect_usage --model "$work/tiny" --ids "[1,2]" --kv f8
 expect_usage --model "$work/tiny" --ids "[1,2]" --top-p 1.5
 expect_usage --model "$work/tiny" --ids "[1,2]" --constrain maybe
 set +e

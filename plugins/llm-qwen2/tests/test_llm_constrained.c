@@ -4,7 +4,9 @@
  *     independent reading of spec 3.5 (not by nn_grammar);
  *   - the logits of the allowed ids (the restricted head) equal those of an unconstrained
  *     forward over the same tokens;
- *   - the unconstrained greedy run on the same prompt breaks the grammar at once. */
+ *   - the unconstrained greedy run on the same prompt breaks the grammar at once;
+ *   - forced globals (same_voice) fed in one forward give the ids step-by-step decoding
+ *     chose. */
 #include "llm_test_util.h"
 
 #include <math.h>
@@ -131,6 +133,66 @@ static void run_case(const char *name, const nn_qwen2 *model, nn_pool *pool,
     nn_grammar_free(&grammar);
 }
 
+static int count_nulls(void *user, size_t step, int32_t id, const float *logits,
+                       const int32_t *rows, size_t n_rows)
+{
+    (void)step;
+    (void)id;
+    (void)rows;
+    size_t *nulls = user;
+    *nulls += logits == NULL && n_rows == 0;
+    return 0;
+}
+
+/* Forced globals (a job's later segments, same_voice) go in with <|start_global|> in one
+ * forward: forcing the very globals a greedy run chose gives that run's ids again, and the
+ * forced ids reach on_token without logits. */
+static void check_forced_run(const nn_qwen2 *model, nn_pool *pool, const nn_spark_ids *ids,
+                             const int32_t *prompt, size_t n)
+{
+    const size_t vocab = (size_t)nn_qwen2_config_of(model)->vocab_size, max_new = 90;
+    char err[512];
+    int32_t stop = ids->im_end, a[90], b[90], globals[32];
+    nn_grammar grammar;
+    if (nn_grammar_init(&grammar, ids, (int32_t)vocab, &stop, 1, err, sizeof err)) {
+        CHECK(0, "grammar: %s", err);
+        return;
+    }
+    nn_qwen2_ctx *ctx = nn_qwen2_ctx_new(model);
+    nn_generator *gen = nn_generator_new(model);
+    size_t nulls = 0;
+    nn_generate_params gp = {.sampling = {.temperature = 0}, .max_new_tokens = max_new,
+                             .stop_ids = &stop, .stop_count = 1, .grammar = &grammar,
+                             .grammar_mode = NN_GRAMMAR_CONTROL, .on_token = count_nulls,
+                             .user = &nulls};
+    nn_generate_result ra, rb;
+    CHECK(nn_generate(gen, ctx, pool, prompt, n, &gp, a, &ra, err, sizeof err) == 0,
+          "unforced: %s", err);
+    size_t g = 0;
+    for (size_t i = 0; i < ra.tokens && g < 32; i++)
+        if (a[i] >= ids->global_first && a[i] < ids->global_first + ids->global_count)
+            globals[g++] = a[i];
+    CHECK(g == 32 && nulls == 0, "the unforced run has %zu globals, %zu steps without logits",
+          g, nulls);
+    gp.forced_after = ids->start_global;
+    gp.forced = globals;
+    gp.forced_count = 32;
+    CHECK(nn_generate(gen, ctx, pool, prompt, n, &gp, b, &rb, err, sizeof err) == 0,
+          "forced: %s", err);
+    size_t same = 0;
+    while (same < ra.tokens && same < rb.tokens && a[same] == b[same])
+        same++;
+    CHECK(rb.tokens == ra.tokens && same == ra.tokens,
+          "forcing the run's own globals changed its ids at %zu (%zu and %zu ids)", same,
+          ra.tokens, rb.tokens);
+    CHECK(nulls == 32, "%zu forced ids reached on_token without logits, not 32", nulls);
+    printf("forced globals in one forward: %zu ids equal the unforced run's, stop %s\n", same,
+           nn_stop_reason_name(rb.stop));
+    nn_generator_free(gen);
+    nn_qwen2_ctx_free(ctx);
+    nn_grammar_free(&grammar);
+}
+
 int main(void)
 {
     char *dir = make_tiny_model();
@@ -180,6 +242,7 @@ int main(void)
     run_case("control, upstream", model, pool, &ids, control, nc, EXPECT_CONTROL, upstream, 9,
              400);
     run_case("control, greedy", model, pool, &ids, control, nc, EXPECT_CONTROL, greedy, 0, 120);
+    check_forced_run(model, pool, &ids, control, nc);
     run_case("clone, full dist.", model, pool, &ids, clone, nk, EXPECT_CLONE, full, 4, 300);
     run_case("clone+transcript", model, pool, &ids, transcript, nt, EXPECT_SEMANTIC_ONLY, full,
              5, 300);

@@ -253,7 +253,7 @@ extern "C" nn_qwen2_cuda *nn_qwen2_cuda_load(const char *llm_dir,
         snprintf(err, err_size, "%s", why);
         return nullptr;
     }
-    nn_qwen2_options cpu_opt = {NN_WEIGHT_F32, 0};
+    nn_qwen2_options cpu_opt = {NN_WEIGHT_F32, 0, NN_KV_F32};
     nn_qwen2 *cpu = nn_qwen2_load(llm_dir, &cpu_opt, err, err_size);
     if (!cpu)
         return nullptr;

@@ -1,22 +1,47 @@
 /* attention_kernels.h - decode attention of one group of query heads that share a KV head,
- * over the f32 KV cache: the scores q.k * scale, and the weighted sum of value rows. The AVX2
- * versions (attention_avx2.c, compiled for AVX2 + FMA, used when the CPU has them) read each
- * key and value row once for the whole group; elsewhere OpenBLAS does the two products. */
+ * over the KV cache of nn_qwen2_ctx (keys in blocks of QWEN2_KV_BLOCK positions, values in
+ * rows; f32 or f16 elements), and the conversions around that cache. One family of kernels
+ * per instruction set: the portable reference (attention.c), AVX2 + FMA + F16C
+ * (attention_avx2.c) and AVX-512 (attention_avx512.c); qwen2_attention_for picks one. */
 #ifndef SPARK_NN_ATTENTION_KERNELS_H
 #define SPARK_NN_ATTENTION_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-/* s[h * n + p] = dot(q[h * d ..], k[p * ld ..]) * scale, for h < group, p < n; d % 8 == 0 */
-void qwen2_scores_avx2(const float *q, size_t group, size_t d, const float *k, size_t ld,
-                       size_t n, float scale, float *s);
+#include "qwen2_internal.h"
+#include "spark/nn/cpu.h"
 
-/* Softmax of each of the group rows of s (n entries each), in place: causal_softmax of
- * softmax_rows.h compiled for AVX2 + FMA. */
-void qwen2_softmax_rows_avx2(float *s, size_t group, size_t n);
+typedef struct qwen2_attention_kernels {
+    const char *name;
+    /* s[h * n + p] = dot(q[h * d ..], key p) * scale, for h < group, p < n; k is one KV
+     * head's key blocks. Each key block is read once for up to 8 heads, each score vector
+     * holds one dimension of a block's positions: no horizontal sums. */
+    void (*scores)(const float *q, size_t group, size_t d, const void *k, nn_kv_type type,
+                   size_t n, float scale, float *s);
+    /* softmax of each of the group rows of s (n entries each), in place */
+    void (*softmax)(float *s, size_t group, size_t n);
+    /* out[h * d + i] = sum_p s[h * n + p] * v[p * ld + i], for h < group, i < d: each value
+     * row is read once for up to 8 heads */
+    void (*weighted_sum)(const float *s, size_t group, size_t n, const void *v,
+                         nn_kv_type type, size_t ld, size_t d, float *out);
+    /* out[p * d + i] = key p dimension i as f32, for p < n: the rows prefill multiplies */
+    void (*unpack_keys)(const void *k, nn_kv_type type, size_t d, size_t n, float *out);
+    void (*f16_from_f32)(const float *x, uint16_t *out, size_t n);
+    void (*f32_from_f16)(const uint16_t *x, float *out, size_t n);
+} qwen2_attention_kernels;
 
-/* out[h * d + i] = sum_p s[h * n + p] * v[p * ld + i], for h < group, i < d; d % 8 == 0 */
-void qwen2_weighted_sum_avx2(const float *s, size_t group, size_t n, const float *v, size_t ld,
-                             size_t d, float *out);
+extern const qwen2_attention_kernels qwen2_attention_scalar;
+extern const qwen2_attention_kernels qwen2_attention_avx2;   /* d % 8 == 0 */
+extern const qwen2_attention_kernels qwen2_attention_avx512; /* d % 16 == 0 */
+
+/* The fastest family that isa allows for head size d. */
+const qwen2_attention_kernels *qwen2_attention_for(nn_isa isa, size_t d);
+
+/* Where key p, dimension i of one KV head lies in its key blocks. */
+static inline size_t qwen2_key_index(size_t p, size_t i, size_t d)
+{
+    return ((p / QWEN2_KV_BLOCK) * d + i) * QWEN2_KV_BLOCK + p % QWEN2_KV_BLOCK;
+}
 
 #endif

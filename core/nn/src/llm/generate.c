@@ -93,6 +93,22 @@ static void mark_stops(nn_generator *g, const nn_generate_params *p, const int32
     }
 }
 
+/* How many forced ids can follow the id about to go in, in the same forward: the rest of the
+ * forced run, unless a limit (max_new_tokens, the context) or a stop id falls inside it. */
+static size_t forced_run(const nn_generate_params *p, size_t forcing, size_t tokens,
+                         size_t length, size_t limit)
+{
+    if (!p->forced || forcing >= p->forced_count)
+        return 0;
+    size_t run = p->forced_count - forcing;
+    if (tokens + run >= p->max_new_tokens || length + 1 + run >= limit)
+        return 0;
+    for (size_t i = forcing; i < p->forced_count; i++)
+        if (is_stop(p, p->forced[i]))
+            return 0;
+    return run;
+}
+
 int nn_generate(nn_generator *g, nn_qwen2_ctx *ctx, nn_pool *pool, const int32_t *prompt,
                 size_t n, const nn_generate_params *p, int32_t *out,
                 nn_generate_result *result, char *err, size_t err_size)
@@ -130,6 +146,13 @@ int nn_generate(nn_generator *g, nn_qwen2_ctx *ctx, nn_pool *pool, const int32_t
     double t1 = now_seconds();
     result->prefill_seconds = t1 - t0;
     size_t forcing = p->forced_count; /* the next forced id; forced_count: none */
+    int32_t *batch = NULL;             /* an id and the forced run after it */
+    if (p->forced && p->forced_count &&
+        !(batch = malloc((p->forced_count + 1) * sizeof *batch))) {
+        snprintf(err, err_size, "out of memory for %zu forced ids", p->forced_count);
+        return -1;
+    }
+    int rc = 0;
     for (size_t step = 0;; step++) {
         bool ban = step < p->min_new_tokens;
         if (ban)
@@ -149,7 +172,8 @@ int nn_generate(nn_generator *g, nn_qwen2_ctx *ctx, nn_pool *pool, const int32_t
             mark_stops(g, p, rows, n_rows, false);
         if (id < 0) {
             snprintf(err, err_size, "no token is allowed at step %zu", step);
-            return -1;
+            rc = -1;
+            break;
         }
         out[result->tokens++] = id;
         if (p->forced && id == p->forced_after)
@@ -170,15 +194,42 @@ int nn_generate(nn_generator *g, nn_qwen2_ctx *ctx, nn_pool *pool, const int32_t
             result->stop = NN_STOP_CONTEXT;
             break;
         }
-        if (gr) {
+        if (gr)
             nn_grammar_advance(gr, id);
+        /* A forced run right after id is known already: it goes in with id, in one forward
+         * (a short prefill reads the weights once for all of them). */
+        size_t run = forced_run(p, forcing, result->tokens, nn_qwen2_ctx_length(ctx), limit);
+        size_t fed = 1;
+        const int32_t *in = &id;
+        if (run) {
+            batch[0] = id;
+            bool stopped = false;
+            for (size_t i = 0; i < run && !stopped; i++) {
+                int32_t f = p->forced[forcing++];
+                batch[fed++] = f;
+                out[result->tokens++] = f;
+                step++;
+                if (gr)
+                    nn_grammar_advance(gr, f);
+                stopped = p->on_token && p->on_token(p->user, step, f, NULL, NULL, 0);
+            }
+            if (stopped) {
+                result->stop = NN_STOP_CALLER;
+                break;
+            }
+            in = batch;
+        }
+        if (gr) {
             rows = nn_grammar_allowed(gr, &n_rows);
             if (!rows)
                 n_rows = m->vocab;
         }
-        if (nn_qwen2_forward(ctx, pool, &id, 1, rows, n_rows, g->logits, err, err_size))
-            return -1;
+        if (nn_qwen2_forward(ctx, pool, in, fed, rows, n_rows, g->logits, err, err_size)) {
+            rc = -1;
+            break;
+        }
     }
+    free(batch);
     result->decode_seconds = now_seconds() - t1;
-    return 0;
+    return rc;
 }

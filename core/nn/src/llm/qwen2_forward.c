@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "attention_kernels.h"
+#include "kv_half.h"
 #include "softmax_rows.h"
 #include "spark/nn/cpu.h"
 #include "spark/nn/gemm.h"
@@ -21,8 +22,10 @@ nn_qwen2_ctx *nn_qwen2_ctx_new(const nn_qwen2 *model)
 {
     nn_blas_single_threaded(); /* attention calls OpenBLAS inside pool tasks */
     nn_qwen2_ctx *ctx = calloc(1, sizeof *ctx);
-    if (ctx)
+    if (ctx) {
         ctx->model = model;
+        ctx->kv_type = model->kv_type;
+    }
     return ctx;
 }
 
@@ -46,6 +49,8 @@ void nn_qwen2_ctx_free(nn_qwen2_ctx *ctx)
     free_scratch(ctx);
     free(ctx->k_cache);
     free(ctx->v_cache);
+    free(ctx->k_rows);
+    free(ctx->v_rows);
     free(ctx->scores);
     free(ctx);
 }
@@ -95,33 +100,49 @@ int nn_qwen2_ctx_reserve(nn_qwen2_ctx *ctx, size_t positions, char *err, size_t 
                                                           : QWEN2_PREFILL_CHUNK,
                      err, err_size))
         return -1;
+    positions = (positions + QWEN2_KV_BLOCK - 1) / QWEN2_KV_BLOCK * QWEN2_KV_BLOCK;
     if (positions <= ctx->capacity)
         return 0;
-    size_t per_layer = positions * m->kv_dim;
-    float *k = malloc(m->layer_count * per_layer * sizeof *k);
-    float *v = malloc(m->layer_count * per_layer * sizeof *v);
+    /* one KV head's keys and values are contiguous, so decode streams them without gaps;
+     * zeroed, so the unused tail of the last key block holds finite numbers */
+    const size_t elem = ctx->kv_type == NN_KV_F16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t cache_bytes = m->layer_count * positions * m->kv_dim * elem;
+    const size_t rows_bytes = positions * m->kv_dim * sizeof(float);
+    void *k = NULL, *v = NULL, *k_rows = NULL, *v_rows = NULL;
     float *scores = malloc(m->heads * QWEN2_QUERY_BLOCK * positions * sizeof *scores);
-    if (!k || !v || !scores) {
+    bool ok = scores && !posix_memalign(&k, 64, cache_bytes) &&
+              !posix_memalign(&v, 64, cache_bytes) && !posix_memalign(&k_rows, 64, rows_bytes) &&
+              (ctx->kv_type == NN_KV_F32 || !posix_memalign(&v_rows, 64, rows_bytes));
+    if (!ok) {
         free(k);
         free(v);
+        free(k_rows);
+        free(v_rows);
         free(scores);
         snprintf(err, err_size, "out of memory for a KV cache of %zu positions", positions);
         return -1;
     }
-    /* [layer][kv head][position][head_dim]: one head's keys are contiguous, so decode
-     * streams them without gaps */
-    const size_t d = m->head_dim;
-    for (size_t b = 0; b < m->layer_count * m->kv_heads && ctx->length; b++) {
-        memcpy(k + b * positions * d, ctx->k_cache + b * ctx->capacity * d,
-               ctx->length * d * sizeof *k);
-        memcpy(v + b * positions * d, ctx->v_cache + b * ctx->capacity * d,
-               ctx->length * d * sizeof *v);
+    memset(k, 0, cache_bytes);
+    memset(v, 0, cache_bytes);
+    /* both capacities are whole key blocks, so whole blocks move */
+    const size_t used = (ctx->length + QWEN2_KV_BLOCK - 1) / QWEN2_KV_BLOCK * QWEN2_KV_BLOCK;
+    const size_t head_old = ctx->capacity * m->head_dim * elem;
+    const size_t head_new = positions * m->head_dim * elem;
+    for (size_t b = 0; b < m->layer_count * m->kv_heads && used; b++) {
+        memcpy((char *)k + b * head_new, (char *)ctx->k_cache + b * head_old,
+               used * m->head_dim * elem);
+        memcpy((char *)v + b * head_new, (char *)ctx->v_cache + b * head_old,
+               used * m->head_dim * elem);
     }
     free(ctx->k_cache);
     free(ctx->v_cache);
+    free(ctx->k_rows);
+    free(ctx->v_rows);
     free(ctx->scores);
     ctx->k_cache = k;
     ctx->v_cache = v;
+    ctx->k_rows = k_rows;
+    ctx->v_rows = v_rows;
     ctx->scores = scores;
     ctx->capacity = positions;
     return 0;
@@ -153,37 +174,56 @@ typedef struct attn_job {
     const nn_qwen2 *m;
     nn_qwen2_ctx *ctx;
     size_t layer, first_pos, count; /* queries at positions first_pos .. first_pos+count-1 */
-    bool avx2;                      /* decode with the AVX2 kernels */
+    const qwen2_attention_kernels *kernels;
 } attn_job;
 
-/* Decode: the query heads that share one KV head form one matrix, so each key and value
- * row is read once for all of them. Tasks are KV heads. */
+/* One KV head's block of the cache: the layer's heads follow each other. */
+static void *cache_head(const nn_qwen2_ctx *ctx, void *cache, size_t layer, size_t g)
+{
+    const nn_qwen2 *m = ctx->model;
+    size_t elem = ctx->kv_type == NN_KV_F16 ? sizeof(uint16_t) : sizeof(float);
+    return (char *)cache + (layer * m->kv_heads + g) * ctx->capacity * m->head_dim * elem;
+}
+
+/* Decode: the query heads that share one KV head are one group, so each key block and
+ * value row is read once for all of them. Tasks are KV heads. */
 static void attention_decode_task(void *arg, int task, int n_tasks)
+{
+    const attn_job *a = arg;
+    const nn_qwen2 *m = a->m;
+    nn_qwen2_ctx *ctx = a->ctx;
+    const qwen2_attention_kernels *kern = a->kernels;
+    size_t g0, g1;
+    nn_pool_range(m->kv_heads, 1, task, n_tasks, &g0, &g1);
+    const size_t d = m->head_dim, group = m->heads / m->kv_heads, n = a->first_pos + 1;
+    const float scale = 1.0f / sqrtf((float)d);
+    for (size_t g = g0; g < g1; g++) {
+        float *s = ctx->scores + g * group * QWEN2_QUERY_BLOCK * ctx->capacity;
+        float *out = ctx->attn + g * group * d;
+        kern->scores(ctx->qkv + g * group * d, group, d, cache_head(ctx, ctx->k_cache, a->layer, g),
+                     ctx->kv_type, n, scale, s);
+        kern->softmax(s, group, n); /* every head sees all n positions */
+        kern->weighted_sum(s, group, n, cache_head(ctx, ctx->v_cache, a->layer, g), ctx->kv_type,
+                           d, d, out);
+    }
+}
+
+/* Before prefill: the layer's cached keys (and f16 values) up to the chunk's last position
+ * as f32 rows for the matrix products. Tasks are KV heads. */
+static void unpack_rows_task(void *arg, int task, int n_tasks)
 {
     const attn_job *a = arg;
     const nn_qwen2 *m = a->m;
     nn_qwen2_ctx *ctx = a->ctx;
     size_t g0, g1;
     nn_pool_range(m->kv_heads, 1, task, n_tasks, &g0, &g1);
-    const size_t d = m->head_dim, group = m->heads / m->kv_heads, n = a->first_pos + 1;
-    const float scale = 1.0f / sqrtf((float)d);
+    const size_t d = m->head_dim, n = a->first_pos + a->count;
     for (size_t g = g0; g < g1; g++) {
-        const float *kc = ctx->k_cache + (a->layer * m->kv_heads + g) * ctx->capacity * d;
-        const float *vc = ctx->v_cache + (a->layer * m->kv_heads + g) * ctx->capacity * d;
-        float *s = ctx->scores + g * group * QWEN2_QUERY_BLOCK * ctx->capacity;
-        const float *q = ctx->qkv + g * group * d;
-        float *out = ctx->attn + g * group * d;
-        if (a->avx2) {
-            qwen2_scores_avx2(q, group, d, kc, d, n, scale, s);
-            qwen2_softmax_rows_avx2(s, group, n); /* every head sees all n positions */
-            qwen2_weighted_sum_avx2(s, group, n, vc, d, d, out);
-            continue;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)group, (int)n, (int)d, scale,
-                    q, (int)d, kc, (int)d, 0.0f, s, (int)n);
-        causal_softmax(s, group, n, n, 0);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)group, (int)d, (int)n, 1.0f,
-                    s, (int)n, vc, (int)d, 0.0f, out, (int)d);
+        a->kernels->unpack_keys(cache_head(ctx, ctx->k_cache, a->layer, g), ctx->kv_type, d, n,
+                                ctx->k_rows + g * ctx->capacity * d);
+        if (ctx->kv_type == NN_KV_F16)
+            a->kernels->f32_from_f16(cache_head(ctx, ctx->v_cache, a->layer, g),
+                                     ctx->v_rows + g * ctx->capacity * d, n * d);
     }
 }
 
@@ -202,8 +242,10 @@ static void attention_prefill_task(void *arg, int task, int n_tasks)
     for (size_t h = h0; h < h1; h++) {
         float *s = ctx->scores + h * QWEN2_QUERY_BLOCK * ctx->capacity;
         const size_t g = h / group;
-        const float *kc = ctx->k_cache + (a->layer * m->kv_heads + g) * ctx->capacity * d;
-        const float *vc = ctx->v_cache + (a->layer * m->kv_heads + g) * ctx->capacity * d;
+        const float *kc = ctx->k_rows + g * ctx->capacity * d;
+        const float *vc = ctx->kv_type == NN_KV_F16
+                              ? ctx->v_rows + g * ctx->capacity * d
+                              : cache_head(ctx, ctx->v_cache, a->layer, g);
         for (size_t t0 = 0; t0 < a->count; t0 += QWEN2_QUERY_BLOCK) {
             size_t rows = a->count - t0 < QWEN2_QUERY_BLOCK ? a->count - t0 : QWEN2_QUERY_BLOCK;
             size_t n = a->first_pos + t0 + rows; /* positions the block's last query sees */
@@ -227,11 +269,32 @@ static void linear(nn_pool *pool, const nn_weight *w, size_t n, const float *x,
         nn_matmul_weight(pool, w, n, x, bias, y);
 }
 
+/* Writes one position's key (into its block, dimension-major) and value row of KV head g. */
+static void store_kv(nn_qwen2_ctx *ctx, const qwen2_attention_kernels *kernels, size_t layer,
+                     size_t g, size_t pos, const float *key, const float *value)
+{
+    const size_t d = ctx->model->head_dim;
+    void *kc = cache_head(ctx, ctx->k_cache, layer, g);
+    void *vc = cache_head(ctx, ctx->v_cache, layer, g);
+    if (ctx->kv_type == NN_KV_F16) {
+        uint16_t *k16 = kc;
+        for (size_t i = 0; i < d; i++)
+            k16[qwen2_key_index(pos, i, d)] = kv_f32_to_f16(key[i]);
+        kernels->f16_from_f32(value, (uint16_t *)vc + pos * d, d);
+    } else {
+        float *k32 = kc;
+        for (size_t i = 0; i < d; i++)
+            k32[qwen2_key_index(pos, i, d)] = key[i];
+        memcpy((float *)vc + pos * d, value, d * sizeof(float));
+    }
+}
+
 /* One chunk of positions through every layer; x holds their embeddings on entry and their
  * final hidden states on return. */
 static void forward_chunk(nn_qwen2_ctx *ctx, nn_pool *pool, size_t count)
 {
     const nn_qwen2 *m = ctx->model;
+    const qwen2_attention_kernels *kernels = qwen2_attention_for(nn_cpu_isa(), m->head_dim);
     const size_t H = m->hidden, d = m->head_dim, qkv_w = m->q_dim + 2 * m->kv_dim;
     const size_t first = ctx->length, half = d / 2;
     /* rotary cos/sin of each position, once for all layers: f32 angles as transformers */
@@ -248,28 +311,25 @@ static void forward_chunk(nn_qwen2_ctx *ctx, nn_pool *pool, size_t count)
         for (size_t t = 0; t < count; t++)
             rms_norm(ctx->x + t * H, L->norm_in, H, m->eps, ctx->xn + t * H);
         linear(pool, &L->qkv, count, ctx->xn, L->qkv_bias, ctx->qkv);
-        float *kc = ctx->k_cache + l * m->kv_heads * ctx->capacity * d;
-        float *vc = ctx->v_cache + l * m->kv_heads * ctx->capacity * d;
         for (size_t t = 0; t < count; t++) {
             const float *cosv = ctx->rope + t * d, *sinv = cosv + half;
             float *row = ctx->qkv + t * qkv_w;
             for (size_t h = 0; h < m->heads + m->kv_heads; h++)
                 rope_head(row + h * d, d, cosv, sinv); /* q heads, then k heads */
-            for (size_t g = 0; g < m->kv_heads; g++) {
-                size_t at = (g * ctx->capacity + first + t) * d;
-                memcpy(kc + at, row + m->q_dim + g * d, d * sizeof(float));
-                memcpy(vc + at, row + m->q_dim + m->kv_dim + g * d, d * sizeof(float));
-            }
+            for (size_t g = 0; g < m->kv_heads; g++)
+                store_kv(ctx, kernels, l, g, first + t, row + m->q_dim + g * d,
+                         row + m->q_dim + m->kv_dim + g * d);
         }
-        attn_job a = {m, ctx, l, first, count,
-                      nn_cpu_isa() >= NN_ISA_AVX2 && d % 8 == 0};
+        attn_job a = {m, ctx, l, first, count, kernels};
         int tasks = pool ? nn_pool_threads(pool) : 1;
-        if (count == 1)
-            nn_pool_run(pool, attention_decode_task, &a,
-                        tasks < (int)m->kv_heads ? tasks : (int)m->kv_heads);
-        else
+        int kv_tasks = tasks < (int)m->kv_heads ? tasks : (int)m->kv_heads;
+        if (count == 1) {
+            nn_pool_run(pool, attention_decode_task, &a, kv_tasks);
+        } else {
+            nn_pool_run(pool, unpack_rows_task, &a, kv_tasks);
             nn_pool_run(pool, attention_prefill_task, &a,
                         tasks < (int)m->heads ? tasks : (int)m->heads);
+        }
         linear(pool, &L->o, count, ctx->attn, NULL, ctx->xn);
         for (size_t i = 0; i < count * H; i++)
             ctx->x[i] += ctx->xn[i];

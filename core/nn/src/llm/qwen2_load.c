@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kv_half.h"
 #include "spark/nn/tensor_file.h"
 
 #ifndef MADV_PAGEOUT
@@ -36,23 +37,6 @@ static int fail(loader *l, const char *fmt, ...)
     va_end(ap);
     snprintf(l->err, l->err_size, "%s: %s", l->path, msg);
     return -1;
-}
-
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023;
-    float v;
-    if (exp == 0)
-        v = ldexpf((float)man, -24);
-    else if (exp == 31)
-        v = man ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(man | 1024), (int)exp - 25);
-    uint32_t bits;
-    memcpy(&bits, &v, 4);
-    bits |= sign;
-    memcpy(&v, &bits, 4);
-    return v;
 }
 
 /* Once a tensor is converted its file pages are not needed: handing them back keeps the
@@ -121,7 +105,7 @@ static int read_tensor(loader *l, const char *name, size_t rows, size_t cols, fl
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
-            dst[i] = f16_to_f32(h);
+            dst[i] = kv_f16_to_f32(h);
         }
     }
     release_pages(v->data, n * nn_dtype_size(v->dtype));
@@ -242,6 +226,15 @@ nn_qwen2 *nn_qwen2_load(const char *llm_dir, const nn_qwen2_options *options, ch
     m->vocab = (size_t)c->vocab_size;
     m->layer_count = (size_t)c->num_hidden_layers;
     m->eps = (float)c->rms_norm_eps;
+    if (options->kv_cache != NN_KV_AUTO && options->kv_cache != NN_KV_F32 &&
+        options->kv_cache != NN_KV_F16) {
+        snprintf(err, err_size, "unknown KV cache precision %d", (int)options->kv_cache);
+        nn_qwen2_free(m);
+        return NULL;
+    }
+    m->kv_type = options->kv_cache != NN_KV_AUTO ? options->kv_cache
+                 : options->weights == NN_WEIGHT_F32 ? NN_KV_F32
+                                                     : NN_KV_F16;
 
     /* transformers: inv_freq = 1 / theta ** (arange(0, d, 2) / d), all in float32 */
     m->inv_freq = malloc(m->head_dim / 2 * sizeof *m->inv_freq);
@@ -363,10 +356,38 @@ size_t nn_qwen2_weight_bytes(const nn_qwen2 *m)
     return bytes;
 }
 
+nn_kv_type nn_qwen2_kv_type(const nn_qwen2 *m)
+{
+    return m->kv_type;
+}
+
+const char *nn_kv_type_name(nn_kv_type type)
+{
+    switch (type) {
+    case NN_KV_AUTO: return "auto";
+    case NN_KV_F32: return "f32";
+    case NN_KV_F16: return "f16";
+    }
+    return "?";
+}
+
+bool nn_kv_type_parse(const char *name, nn_kv_type *out)
+{
+    static const nn_kv_type all[] = {NN_KV_AUTO, NN_KV_F32, NN_KV_F16};
+    for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(name, nn_kv_type_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    }
+    return false;
+}
+
 size_t nn_qwen2_decode_bytes(const nn_qwen2 *m, size_t context, size_t head_rows)
 {
     size_t layers = nn_qwen2_weight_bytes(m) - nn_weight_bytes(&m->embed);
     double per_row = (double)nn_weight_bytes(&m->embed) / (double)m->vocab;
-    size_t kv = m->layer_count * 2 * m->kv_dim * sizeof(float) * context;
+    size_t elem = m->kv_type == NN_KV_F16 ? sizeof(uint16_t) : sizeof(float);
+    size_t kv = m->layer_count * 2 * m->kv_dim * elem * context;
     return layers + (size_t)(per_row * (double)head_rows) + kv;
 }

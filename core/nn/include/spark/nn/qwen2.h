@@ -28,10 +28,25 @@ extern "C" {
 
 typedef struct nn_qwen2 nn_qwen2;
 
+/* Precision of the KV cache. f16 (IEEE half) halves what a decode step reads from the cache
+ * at long context; its rounding (2^-11 relative) is well below that of bf16 or int8 weights,
+ * but not below the f32 reference's tolerance, so f32 weights keep an f32 cache. */
+typedef enum nn_kv_type {
+    NN_KV_AUTO = 0, /* f32 with f32 weights, f16 otherwise */
+    NN_KV_F32 = 1,
+    NN_KV_F16 = 2,
+} nn_kv_type;
+
+/* "auto", "f32", "f16" */
+const char *nn_kv_type_name(nn_kv_type type);
+/* false for any other name */
+bool nn_kv_type_parse(const char *name, nn_kv_type *out);
+
 typedef struct nn_qwen2_options {
     nn_weight_type weights; /* precision of every matrix, the tied embedding/head included */
     size_t int8_block;      /* int8: columns per scale; 0 = one scale per row. A block that
                                does not divide a matrix's width falls back to per row */
+    nn_kv_type kv_cache;    /* precision of every context's KV cache */
 } nn_qwen2_options;
 
 /* Reads config.json and model.safetensors (F32, BF16 or F16 tensors) from an LLM directory
@@ -41,6 +56,8 @@ nn_qwen2 *nn_qwen2_load(const char *llm_dir, const nn_qwen2_options *options, ch
                         size_t err_size);
 void nn_qwen2_free(nn_qwen2 *model);
 const nn_qwen2_config *nn_qwen2_config_of(const nn_qwen2 *model);
+/* The KV cache precision of the model's contexts (NN_KV_AUTO resolved at load). */
+nn_kv_type nn_qwen2_kv_type(const nn_qwen2 *model);
 /* Bytes of the weights held in memory. */
 size_t nn_qwen2_weight_bytes(const nn_qwen2 *model);
 /* Bytes one decode step reads at a context of `context` tokens with `head_rows` rows of the
@@ -188,14 +205,16 @@ typedef struct nn_generate_params {
     nn_grammar *grammar;    /* NULL: unconstrained; else started here from the prompt */
     nn_grammar_mode grammar_mode;
     /* Right after the model generates forced_after, the next forced_count ids are
-     * forced[0..] instead of drawn (their logits are still computed and reported). The LLM
-     * node feeds a job's later segments the global tokens of its first, so one voice speaks
-     * them all. forced NULL: nothing is forced. */
+     * forced[0..] instead of drawn. The CPU feeds them in with forced_after in one forward,
+     * so no logits are computed for them (on_token gets NULL); the CUDA backend runs them
+     * step by step. The LLM node feeds a job's later segments the global tokens of its
+     * first, so one voice speaks them all. forced NULL: nothing is forced. */
     int32_t forced_after;
     const int32_t *forced;
     size_t forced_count;
     /* Called for every token with the logits it was chosen from: logits[i] belongs to id
-     * rows[i], or to id i when rows is NULL. Returns nonzero to stop. May be NULL. */
+     * rows[i], or to id i when rows is NULL; NULL logits (n_rows 0) for a forced id that was
+     * not chosen from any. Returns nonzero to stop. May be NULL. */
     int (*on_token)(void *user, size_t step, int32_t id, const float *logits,
                     const int32_t *rows, size_t n_rows);
     void *user;
