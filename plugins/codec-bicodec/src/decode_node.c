@@ -577,7 +577,7 @@ static const spark_param_desc decode_params[] = {
     {"device", SPARK_PARAM_ENUM, 0, "cpu", 0, 0, 0, 0, device_choices,
      "cpu, or cuda: the decode on the first NVIDIA GPU in f32 (builds with SPARK_CUDA only, "
      "refused at activation when no GPU is usable)"},
-    {"first_chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "22",
+    {"first_chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "18",
      1, 100000, 0, 0, NULL,
      "latent frames of the job's first range: small, so the audio starts early; the vocoder's "
      "first_chunk_frames plus its context_frames lets it start at once"},

@@ -435,7 +435,7 @@ static const spark_param_desc wavegen_params[] = {
      "the most latent frames decoded and emitted at a time (50 per second); ranges grow from "
      "first_chunk_frames to this, each going out as soon as the context after it has come; "
      "0: each sentence whole, once all of it has come"},
-    {"first_chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "10",
+    {"first_chunk_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "6",
      1, 100000, 0, 0, NULL,
      "latent frames of the job's first range: small, so the audio starts early"},
     {"context_frames", SPARK_PARAM_INTEGER, SPARK_PARAM_HAS_MIN | SPARK_PARAM_HAS_MAX, "12", 0,
