@@ -225,11 +225,12 @@ static uint32_t probe_random(uint64_t *state)
 }
 
 /* The frames before `at` whose latent moves by more than tolerance times the largest
- * magnitude when the code at `at` changes, for one random sequence of 2 * at + 1 codes. */
+ * magnitude when the code at `at` changes, for one random sequence of at + 1 codes (what
+ * follows the changed code does not bear on how far back it reaches). */
 static int probe_reach(nn_pool *pool, const bicodec_decoder *dec, size_t at, uint64_t seed,
                        double tolerance, size_t *reach, char *err, size_t err_size)
 {
-    size_t n = 2 * at + 1, out = dec->out_channels;
+    size_t n = at + 1, out = dec->out_channels;
     int32_t *semantic = malloc(n * sizeof *semantic);
     int32_t *global = malloc(dec->global_count * sizeof *global);
     float *base = malloc(out * n * sizeof *base), *moved = malloc(out * n * sizeof *moved);
