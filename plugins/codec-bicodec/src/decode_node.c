@@ -40,8 +40,8 @@ typedef struct decode_node {
     bool loaded;
     nn_pool *pool;
     size_t receptive; /* frames each side that reach a latent frame (the prenet's convs) */
-    int64_t lookahead_param, first_chunk, chunk;
-    nn_stream_plan plan;
+    int64_t lookahead_param;
+    nn_stream_plan plan; /* its lookahead is set at activation */
     bool cuda; /* device cuda: the decode runs on the GPU (the CPU decoder checks the codes) */
 #ifdef SPARK_HAVE_CUDA
     nn_bicodec_decoder_cuda *gpu;
@@ -119,8 +119,8 @@ static spark_status decode_configure(void *self_, const spark_params *params)
     const char *dir = params->get_string(params->user, "model");
     self->threads = (int)params->get_integer(params->user, "threads");
     self->lookahead_param = params->get_integer(params->user, "lookahead_frames");
-    self->first_chunk = params->get_integer(params->user, "first_chunk_frames");
-    self->chunk = params->get_integer(params->user, "chunk_frames");
+    self->plan.first_chunk = (size_t)params->get_integer(params->user, "first_chunk_frames");
+    self->plan.chunk = (size_t)params->get_integer(params->user, "chunk_frames");
     const char *device = params->get_string(params->user, "device");
     self->cuda = device && strcmp(device, "cuda") == 0;
     free(self->model_dir);
@@ -168,8 +168,6 @@ static spark_status decode_activate(void *self_)
     if (!self->pool)
         return fail(self, SPARK_E_INTERNAL, "threads: %s", err);
     self->receptive = bicodec_receptive_half_width(&self->decoder);
-    self->plan.first_chunk = (size_t)self->first_chunk;
-    self->plan.chunk = (size_t)self->chunk;
     char line[320];
     if (self->lookahead_param < 0) {
         if (bicodec_measure_lookahead(self->pool, &self->decoder, LOOKAHEAD_TOLERANCE,

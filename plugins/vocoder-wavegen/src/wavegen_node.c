@@ -32,8 +32,8 @@ typedef struct wavegen_node {
     const spark_ext_progress *progress;
     char *model_dir;
     int threads;
-    size_t chunk_frames, first_chunk_frames, context_frames;
-    nn_stream_plan plan;
+    size_t context_frames;
+    nn_stream_plan plan; /* the chunking: chunk_frames, first_chunk_frames, context_frames */
     bool bf16;
     uint32_t sample_rate;
     wavegen model;
@@ -107,12 +107,10 @@ static spark_status node_configure(void *self_, const spark_params *params)
     wavegen_node *self = self_;
     const char *dir = params->get_string(params->user, "model");
     self->threads = (int)params->get_integer(params->user, "threads");
-    self->chunk_frames = (size_t)params->get_integer(params->user, "chunk_frames");
-    self->first_chunk_frames = (size_t)params->get_integer(params->user, "first_chunk_frames");
     self->context_frames = (size_t)params->get_integer(params->user, "context_frames");
     self->plan.lookahead = self->context_frames;
-    self->plan.first_chunk = self->chunk_frames ? self->first_chunk_frames : 0;
-    self->plan.chunk = self->chunk_frames;
+    self->plan.first_chunk = (size_t)params->get_integer(params->user, "first_chunk_frames");
+    self->plan.chunk = (size_t)params->get_integer(params->user, "chunk_frames");
     const char *precision = params->get_string(params->user, "precision");
     self->bf16 = precision && strcmp(precision, "bf16") == 0;
     const char *device = params->get_string(params->user, "device");
